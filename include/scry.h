@@ -1,0 +1,75 @@
+/*
+ * scry.h - the whole public C API of scry.
+ *
+ * scry profiles native Linux programs the way Go's runtime profiles Go
+ * programs, and writes pprof files that `go tool pprof` reads.
+ *
+ * Two ways to use it:
+ *   - Unmodified binaries: `scry run -p cpu -- ./app` preloads libscry.so,
+ *     which reads the SCRY_* environment variables in a constructor, starts
+ *     the profiles they name and writes them when the process ends.
+ *   - Linked programs: link with -lscry and drive the profiles with the
+ *     functions below. They may be combined with the environment variables.
+ *
+ * Profiles are named as in Go: "cpu" (this release); "heap", "allocs",
+ * "mutex", "block", "threads" and "wall" are reserved and return
+ * -ENOTSUP until they are implemented.
+ *
+ * Every function returns 0 on success or a negative errno value; pass it to
+ * scry_strerror() for a message. No function here may be called from a
+ * signal handler.
+ */
+#ifndef SCRY_H
+#define SCRY_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SCRY_BUILDING_LIBRARY)
+#define SCRY_API __attribute__((visibility("default")))
+#else
+#define SCRY_API
+#endif
+
+#define SCRY_VERSION_MAJOR 0
+#define SCRY_VERSION_MINOR 1
+#define SCRY_VERSION_PATCH 0
+#define SCRY_VERSION "0.1.0"
+
+/* Default CPU sampling rate, as Go's runtime/pprof. */
+#define SCRY_CPU_HZ_DEFAULT 100
+/* Highest CPU sampling rate accepted. */
+#define SCRY_CPU_HZ_MAX 10000
+
+/* Sets the CPU sampling rate in samples per second of CPU time per thread.
+ * Takes effect at the next scry_profile_start("cpu"); -EBUSY while the CPU
+ * profile runs, -EINVAL outside 1..SCRY_CPU_HZ_MAX. */
+SCRY_API int scry_cpu_set_hz(int hz);
+
+/* Starts the named profile. Samples accumulate until scry_profile_stop().
+ * -EINVAL for an unknown name, -ENOTSUP for a profile not built yet,
+ * -EALREADY if it runs already. */
+SCRY_API int scry_profile_start(const char *name);
+
+/* Stops the named profile. What it collected stays readable by
+ * scry_profile_write() until the next start. -EINVAL if not running. */
+SCRY_API int scry_profile_stop(const char *name);
+
+/* Writes the named profile, gzipped pprof, to path: atomically, through a
+ * temporary file in the same directory that is renamed over path. May be
+ * called while the profile runs (a snapshot) or after it stopped. */
+SCRY_API int scry_profile_write(const char *name, const char *path);
+
+/* The same, to an open file descriptor, which is not closed. */
+SCRY_API int scry_profile_write_fd(const char *name, int fd);
+
+/* A message for a value returned by any function above. */
+SCRY_API const char *scry_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SCRY_H */

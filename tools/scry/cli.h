@@ -1,0 +1,13 @@
+/*
+ * cli.h - the subcommands of the scry CLI. Each takes the arguments after its
+ * own name (argv[0] is the subcommand) and returns the process exit status:
+ * 0 on success, 1 when the work failed (one line on stderr says why), 2 for
+ * a usage error (unknown flag or bad value: one line, then the usage).
+ */
+#ifndef SCRY_CLI_H
+#define SCRY_CLI_H
+
+int scry_cmd_run(int argc, char **argv);
+int scry_cmd_top(int argc, char **argv);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * main.c - the scry command line: dispatches to one subcommand per file
+ * (run.c, top.c). Every subcommand answers --help and exits 2 on a bad flag.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: scry <command> [arguments]\n"
+    "\n"
+    "commands:\n"
+    "  run   run a program with profiling: scry run [-p PROFILES] [-o DIR] [--cpu-hz N] -- CMD...\n"
+    "  top   print the top functions of a profile: scry top [-n N] [--cum] FILE\n"
+    "\n"
+    "'scry <command> --help' describes a command.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return scry_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "top")) return scry_cmd_top(argc - 1, argv + 1);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        puts("scry 0.1.0");
+        return 0;
+    }
+    fprintf(stderr, "scry: unknown command '%s'\n\n%s", cmd, usage);
+    return 2;
+}

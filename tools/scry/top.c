@@ -1,0 +1,2 @@
+#include "cli.h"
+int scry_cmd_top(int argc, char **argv){(void)argc;(void)argv;return 1;}
