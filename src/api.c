@@ -1,1 +1,82 @@
-/* stub: being written */
+/*
+ * api.c - the public functions of include/scry.h. Each checks its arguments
+ * and forwards to the profile table (profile/profile.h).
+ */
+#define _GNU_SOURCE
+#include "scry.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "profile/profile.h"
+
+#define SCRY_EXPORT __attribute__((visibility("default")))
+
+static int lookup(const char *name, const scry__profile_t **out)
+{
+    const scry__profile_t *p = scry__profile_find(name);
+    if (!p) return -EINVAL;
+    if (!p->start) return -ENOTSUP;
+    *out = p;
+    return 0;
+}
+
+SCRY_EXPORT int scry_cpu_set_hz(int hz)
+{
+    return scry__cpu_set_hz(hz);
+}
+
+SCRY_EXPORT int scry_profile_start(const char *name)
+{
+    const scry__profile_t *p;
+    int rc = lookup(name, &p);
+    return rc < 0 ? rc : p->start();
+}
+
+SCRY_EXPORT int scry_profile_stop(const char *name)
+{
+    const scry__profile_t *p;
+    int rc = lookup(name, &p);
+    return rc < 0 ? rc : p->stop();
+}
+
+SCRY_EXPORT int scry_profile_write(const char *name, const char *path)
+{
+    const scry__profile_t *p;
+    int rc = lookup(name, &p);
+    if (rc < 0) return rc;
+    if (!path || !*path) return -EINVAL;
+    return scry__profile_write_path(p, path);
+}
+
+SCRY_EXPORT int scry_profile_write_fd(const char *name, int fd)
+{
+    const scry__profile_t *p;
+    int rc = lookup(name, &p);
+    if (rc < 0) return rc;
+    if (fd < 0) return -EBADF;
+    return p->write_fd(fd);
+}
+
+/* Messages for the values scry returns itself; any other errno gets libc's. */
+#define SCRY_ERRORS(X)                                                                             \
+    X(EINVAL, "invalid argument (unknown profile name, or profile not running)")                   \
+    X(ENOTSUP, "this profile is not available in this version of scry")                            \
+    X(EALREADY, "the profile is already running")                                                  \
+    X(EBUSY, "cannot change this while the profile runs")                                          \
+    X(ENOMEM, "out of memory")
+
+SCRY_EXPORT const char *scry_strerror(int err)
+{
+    if (err == 0) return "success";
+    if (err > 0) return "not a scry error code (scry returns negative errno values)";
+    switch (-err) {
+#define X(code, msg)                                                                               \
+    case code:                                                                                     \
+        return msg;
+        SCRY_ERRORS(X)
+#undef X
+    default:
+        return strerror(-err);
+    }
+}

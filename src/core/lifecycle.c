@@ -1,1 +1,184 @@
-/* stub: being written */
+/*
+ * lifecycle.c - scry's life inside the host process.
+ *
+ * Load (constructor): read SCRY_*, register the loading thread, install the
+ * fork handlers, start the profiles SCRY_PROFILES names.
+ *
+ * End: profiles are written once, by whichever comes first of
+ *   - the library destructor (return from main, exit() from any thread);
+ *   - SIGTERM or SIGINT while the program has no handler of its own: scry's
+ *     handler only posts a request (async-signal-safe); the aggregator thread
+ *     writes the profiles, puts the default action back and re-sends the
+ *     signal, so the program still dies of it with the usual status. A second
+ *     signal before that is done kills at once, so a stuck write can never
+ *     make a program unkillable.
+ * _exit(), quick_exit(), exec and fatal signals write nothing.
+ *
+ * Fork: every module's lock is taken before fork and released after it on
+ * both sides (jemalloc's discipline), in the lock order written in each
+ * header. The child keeps profiling itself: its registry holds only the
+ * forking thread, its profiles start afresh, and it writes
+ * <name>.<pid>.pb.gz so it never clobbers the parent's file.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/aggregator.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/profile_names.h"
+#include "core/stacktab.h"
+#include "core/threads.h"
+#include "interpose/signal.h"
+#include "profile/profile.h"
+#include "scry.h"
+
+static pthread_mutex_t exit_lock = PTHREAD_MUTEX_INITIALIZER;
+static int exit_done;
+static int out_dir_given;
+static _Atomic int term_signals;
+
+static int auto_started(const scry__profile_t *p)
+{
+    int i = scry__profile_index(p->name, strlen(p->name));
+    return i >= 0 && (scry__config.profiles & (1u << i));
+}
+
+static void make_dirs(const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *s = path + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        mkdir(path, 0755);
+        *s = '/';
+    }
+    mkdir(path, 0755);
+}
+
+/* Writes every profile that must be written at exit, once per process. */
+static void write_at_exit(void)
+{
+    pthread_mutex_lock(&exit_lock);
+    if (exit_done) {
+        pthread_mutex_unlock(&exit_lock);
+        return;
+    }
+    exit_done = 1;
+    pid_t pid = getpid();
+    for (int i = 0; scry__profiles[i]; i++) {
+        const scry__profile_t *p = scry__profiles[i];
+        int running = p->running();
+        if (!auto_started(p) && !(running && out_dir_given)) continue;
+        if (running) p->stop();
+        make_dirs(scry__config.out_dir);
+        char path[PATH_MAX + 64];
+        if (pid == scry__config.root_pid)
+            snprintf(path, sizeof path, "%s/%s.pb.gz", scry__config.out_dir, p->name);
+        else
+            snprintf(path, sizeof path, "%s/%s.%d.pb.gz", scry__config.out_dir, p->name, (int)pid);
+        int rc = scry__profile_write_path(p, path);
+        if (rc < 0) scry__log("could not write %s: %s", path, scry_strerror(rc));
+    }
+    pthread_mutex_unlock(&exit_lock);
+}
+
+/* Aggregator thread: a SIGTERM/SIGINT arrived (see on_term). */
+static void on_request(int sig)
+{
+    if (sig != SIGTERM && sig != SIGINT) return;
+    write_at_exit();
+    scry__signal_release(sig);
+    kill(getpid(), sig); /* blocked here, so another thread takes it */
+}
+
+static void on_term(int sig, siginfo_t *si, void *uc)
+{
+    (void)si;
+    (void)uc;
+    if (atomic_fetch_add(&term_signals, 1) == 0) {
+        scry__aggregator_request_as_safe(sig);
+        return;
+    }
+    /* Second signal: the write is taking too long; die now. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    scry__real_sigaction(sig, &dfl, NULL);
+    raise(sig);
+}
+
+static void prefork(void)
+{
+    /* Outermost first: profile ctl/lock, then the registry, aggregator and
+     * stack table (see each header for the order). */
+    for (int i = 0; scry__profiles[i]; i++) scry__profiles[i]->prefork();
+    scry__threads_prefork();
+    scry__aggregator_prefork();
+    scry__stacktab_prefork();
+}
+
+static void postfork_parent(void)
+{
+    scry__stacktab_postfork_parent();
+    scry__aggregator_postfork_parent();
+    scry__threads_postfork_parent();
+    for (int i = 0; scry__profiles[i]; i++) scry__profiles[i]->postfork_parent();
+}
+
+static void postfork_child(void)
+{
+    scry__stacktab_postfork_child();
+    scry__aggregator_postfork_child();
+    scry__threads_postfork_child();
+    int any = 0;
+    for (int i = 0; scry__profiles[i]; i++) {
+        scry__profiles[i]->postfork_child();
+        any |= scry__profiles[i]->running();
+    }
+    if (any && scry__aggregator_start() < 0)
+        scry__log("could not start the aggregator in child %d; its samples may be dropped",
+                  (int)getpid());
+}
+
+__attribute__((constructor)) static void scry_init(void)
+{
+    scry__config_load();
+    scry__threads_init();
+    pthread_atfork(prefork, postfork_parent, postfork_child);
+    out_dir_given = getenv("SCRY_OUT") != NULL;
+    if (!scry__config.profiles) return;
+
+    /* Processes exec'ed from this one inherit the preload: tell them who
+     * the root is, so only this process writes <name>.pb.gz. */
+    if (!getenv("SCRY_ROOT_PID")) {
+        char pid[16];
+        snprintf(pid, sizeof pid, "%d", (int)getpid());
+        setenv("SCRY_ROOT_PID", pid, 0);
+    }
+    scry__aggregator_on_request(on_request);
+    for (int i = 0; scry__profiles[i]; i++) {
+        if (!auto_started(scry__profiles[i])) continue;
+        int rc = scry__profiles[i]->start();
+        if (rc < 0 && rc != -EALREADY)
+            scry__log("could not start the %s profile: %s; the program runs without it",
+                      scry__profiles[i]->name, scry_strerror(rc));
+    }
+    scry__signal_claim(SIGTERM, on_term, SCRY__CLAIM_YIELD);
+    scry__signal_claim(SIGINT, on_term, SCRY__CLAIM_YIELD);
+}
+
+__attribute__((destructor)) static void scry_fini(void)
+{
+    write_at_exit();
+    scry__aggregator_stop();
+}

@@ -1,1 +1,218 @@
-/* stub: being written */
+/*
+ * threads.c - the thread registry; see threads.h.
+ *
+ * Records are heap-allocated when a thread registers (never in a signal
+ * handler) and freed by a TLS-key destructor when the thread exits, which
+ * covers both returning from the start routine and pthread_exit(). The
+ * thread's stack bounds go in initial-exec TLS, where the signal handler
+ * can read them without a lock or a call.
+ */
+#define _GNU_SOURCE
+#include "core/threads.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+__thread scry__tls_t scry__tls __attribute__((tls_model("initial-exec")));
+static __thread scry__thread_t *self;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static scry__thread_t *list;
+static int alive;
+static uint64_t created;
+static pthread_key_t key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static const scry__thread_hooks_t *hooks[4];
+static int nhooks;
+
+static pid_t gettid_(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+static void unlink_locked(scry__thread_t *t)
+{
+    for (scry__thread_t **p = &list; *p; p = &(*p)->next) {
+        if (*p == t) {
+            *p = t->next;
+            alive--;
+            return;
+        }
+    }
+}
+
+static void run_leaving_locked(scry__thread_t *t)
+{
+    for (int i = 0; i < nhooks; i++) hooks[i]->leaving(t);
+}
+
+static void run_joined_locked(scry__thread_t *t)
+{
+    for (int i = 0; i < nhooks; i++) hooks[i]->joined(t);
+}
+
+/* TLS destructor: the thread is exiting. */
+static void on_thread_exit(void *p)
+{
+    scry__thread_t *t = p;
+    pthread_mutex_lock(&lock);
+    unlink_locked(t);
+    run_leaving_locked(t);
+    pthread_mutex_unlock(&lock);
+    scry__tls.stack_hi = scry__tls.stack_lo = 0;
+    self = NULL;
+    free(t);
+}
+
+static void make_key(void)
+{
+    pthread_key_create(&key, on_thread_exit);
+}
+
+static void read_stack_bounds(void)
+{
+    pthread_attr_t a;
+    if (pthread_getattr_np(pthread_self(), &a) != 0) return;
+    void *addr;
+    size_t size;
+    if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+        scry__tls.stack_lo = (uintptr_t)addr;
+        scry__tls.stack_hi = (uintptr_t)addr + size;
+    }
+    pthread_attr_destroy(&a);
+}
+
+void scry__thread_register(void)
+{
+    if (self) return;
+    pthread_once(&key_once, make_key);
+    scry__thread_t *t = calloc(1, sizeof *t);
+    if (!t) return; /* the thread is simply not profiled */
+    t->tid = gettid_();
+    scry__tls.tid = t->tid;
+    read_stack_bounds();
+    self = t;
+    pthread_setspecific(key, t);
+    pthread_mutex_lock(&lock);
+    t->next = list;
+    list = t;
+    alive++;
+    created++;
+    run_joined_locked(t);
+    pthread_mutex_unlock(&lock);
+}
+
+void scry__threads_init(void)
+{
+    scry__thread_register();
+}
+
+void scry__threads_add_hooks(const scry__thread_hooks_t *h)
+{
+    pthread_mutex_lock(&lock);
+    if (nhooks < (int)(sizeof hooks / sizeof hooks[0])) hooks[nhooks++] = h;
+    pthread_mutex_unlock(&lock);
+}
+
+void scry__threads_foreach(void (*fn)(scry__thread_t *t, void *arg), void *arg)
+{
+    pthread_mutex_lock(&lock);
+    for (scry__thread_t *t = list; t; t = t->next) fn(t, arg);
+    pthread_mutex_unlock(&lock);
+}
+
+static scry__thread_t *find_locked(pid_t tid)
+{
+    for (scry__thread_t *t = list; t; t = t->next)
+        if (t->tid == tid) return t;
+    return NULL;
+}
+
+void scry__threads_scan(void)
+{
+    pid_t pid = getpid();
+    pthread_mutex_lock(&lock);
+    /* Forget foreign threads that have exited. */
+    for (scry__thread_t **p = &list; *p;) {
+        scry__thread_t *t = *p;
+        if (t->foreign && syscall(SYS_tgkill, pid, t->tid, 0) < 0 && errno == ESRCH) {
+            *p = t->next;
+            alive--;
+            run_leaving_locked(t);
+            free(t);
+        } else {
+            p = &t->next;
+        }
+    }
+    DIR *d = opendir("/proc/self/task");
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            pid_t tid = (pid_t)atoi(e->d_name);
+            if (tid <= 0 || find_locked(tid)) continue;
+            scry__thread_t *t = calloc(1, sizeof *t);
+            if (!t) break;
+            t->tid = tid;
+            t->foreign = 1;
+            t->next = list;
+            list = t;
+            alive++;
+            run_joined_locked(t);
+        }
+        closedir(d);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+uint64_t scry__threads_created(void)
+{
+    pthread_mutex_lock(&lock);
+    uint64_t n = created;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+int scry__threads_alive(void)
+{
+    pthread_mutex_lock(&lock);
+    int n = alive;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+void scry__threads_prefork(void)
+{
+    pthread_mutex_lock(&lock);
+}
+
+void scry__threads_postfork_parent(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
+void scry__threads_postfork_child(void)
+{
+    scry__thread_t *t = list;
+    list = NULL;
+    alive = 0;
+    while (t) {
+        scry__thread_t *next = t->next;
+        if (t == self) {
+            t->next = NULL;
+            t->has_cpu_timer = 0;
+            t->foreign = 0;
+            list = t;
+            alive = 1;
+        } else {
+            free(t);
+        }
+        t = next;
+    }
+    if (self) self->tid = scry__tls.tid = gettid_();
+    pthread_mutex_unlock(&lock);
+}

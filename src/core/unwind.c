@@ -1,1 +1,77 @@
-/* stub: being written */
+/*
+ * unwind.c - frame-pointer and DWARF unwinders; see unwind.h.
+ *
+ * Frame-pointer walk (x86-64 and AArch64 share the frame record layout:
+ * [fp] = caller's fp, [fp + 8] = return address). A frame is accepted only
+ * when it lies between the interrupted stack pointer and the top of the
+ * thread's stack, is 8-byte aligned, and the chain moves strictly upwards,
+ * which also bounds the walk. A leaf interrupted in its prologue (before it
+ * pushed its frame) loses its caller: the usual price of frame pointers.
+ */
+#define _GNU_SOURCE
+#define UNW_LOCAL_ONLY
+#include "core/unwind.h"
+
+#include <libunwind.h>
+
+#include "core/threads.h"
+
+static void regs(const ucontext_t *uc, uintptr_t *pc, uintptr_t *fp, uintptr_t *sp)
+{
+#if defined(__x86_64__)
+    *pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    *fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+    *sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    *pc = (uintptr_t)uc->uc_mcontext.pc;
+    *fp = (uintptr_t)uc->uc_mcontext.regs[29];
+    *sp = (uintptr_t)uc->uc_mcontext.sp;
+#else
+#error "scry: frame-pointer unwinding supports x86-64 and AArch64"
+#endif
+}
+
+uint32_t scry__unwind_fp_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max)
+{
+    uintptr_t pc, fp, sp;
+    regs(uc, &pc, &fp, &sp);
+    uint32_t n = 0;
+    out[n++] = pc;
+    uintptr_t lo = scry__tls.stack_lo, hi = scry__tls.stack_hi;
+    if (hi == 0) return n; /* foreign thread: bounds unknown, read nothing */
+    if (sp > lo) lo = sp;
+    while (n < max) {
+        if (fp < lo || fp > hi - 2 * sizeof(uintptr_t) || (fp & (sizeof(uintptr_t) - 1))) break;
+        const uintptr_t *frame = (const uintptr_t *)fp;
+        uintptr_t next = frame[0], ret = frame[1];
+        if (ret < 4096) break;
+        out[n++] = ret - 1;
+        if (next <= fp) break;
+        fp = next;
+    }
+    return n;
+}
+
+void scry__unwind_init(int mode)
+{
+    if (mode == SCRY__UNWIND_DWARF) unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+}
+
+uint32_t scry__unwind_dwarf_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max)
+{
+    unw_cursor_t c;
+    if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0) {
+        uintptr_t pc, fp, sp;
+        regs(uc, &pc, &fp, &sp);
+        out[0] = pc;
+        return 1;
+    }
+    uint32_t n = 0;
+    do {
+        unw_word_t ip;
+        if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0) break;
+        out[n] = n == 0 ? (uintptr_t)ip : (uintptr_t)ip - 1;
+        n++;
+    } while (n < max && unw_step(&c) > 0);
+    return n;
+}

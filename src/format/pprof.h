@@ -1,7 +1,7 @@
 /*
  * pprof.h - builds one pprof profile in memory and writes it gzipped.
  *
- * A profile module (src/profile/*.c) creates a builder, adds its aggregated
+ * A profile module (src/profile/) creates a builder, adds its aggregated
  * samples as raw stacks of code addresses with their values, and writes. The
  * builder interns locations, symbolizes every address inside this process
  * (functions, files, lines and inlined frames, through libdw) and records

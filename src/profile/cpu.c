@@ -1,1 +1,425 @@
-/* stub: being written */
+/*
+ * cpu.c - the CPU profiler.
+ *
+ * Like Go since 1.18, every thread gets its own POSIX timer on its own CPU
+ * clock (timer_create(thread CPU clock, SIGEV_THREAD_ID)), so each thread is
+ * sampled in proportion to the CPU time it uses, and the signal is delivered
+ * to that thread. A process-wide setitimer(ITIMER_PROF) instead delivers to
+ * whichever thread the kernel picks and merges expirations that collide, so
+ * busy multi-threaded programs lose samples; it is used only where
+ * timer_create fails, and the profile's comments say so.
+ *
+ * Flow: timer -> SIGPROF handler on the sampled thread (unwind, append to the
+ * ring) -> aggregator thread (intern the stack, add values per stack id) ->
+ * write_fd (snapshot, pprof). The first expiry of each timer is randomised
+ * within one period so threads started together are not sampled in
+ * lock-step. Expirations the kernel merged into one signal (si_overrun) are
+ * added to that sample's weight and counted, so totals stay right even when
+ * a signal was late.
+ *
+ * Locks: `ctl` serialises start/stop/fork and is outermost; thread hooks run
+ * under the threads lock; `lock` guards the per-stack values and is innermost.
+ */
+#define _GNU_SOURCE
+#include "profile/cpu.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/aggregator.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/ring.h"
+#include "core/stacktab.h"
+#include "core/threads.h"
+#include "core/unwind.h"
+#include "format/pprof.h"
+#include "interpose/signal.h"
+#include "profile/profile.h"
+#include "scry.h"
+
+static pthread_mutex_t ctl = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Read by the signal handler. */
+static _Atomic int active;
+static int64_t period_ns;
+static int unwind_mode;
+static int use_setitimer;
+
+static int hz_setting;          /* 0: from the config */
+static int run_hz;              /* rate of the current or last run */
+static int64_t start_wall_ns;   /* time_nanos */
+static int64_t start_mono_ns, stop_mono_ns;
+static int ever_started;
+
+/* Per stack id: [0] samples, [1] nanoseconds. Guarded by lock. */
+static int64_t (*vals)[2];
+static uint32_t vals_cap;
+static uint64_t table_full_drops;
+
+static _Atomic uint64_t overruns;
+static _Atomic int timer_failures;
+static uint64_t ring_drops_at_start;
+
+static int64_t now_ns(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The CPU clock of any thread of this process, by kernel thread id: the
+ * encoding glibc's pthread_getcpuclockid uses (CPUCLOCK_SCHED, per thread). */
+static clockid_t thread_clock(pid_t tid)
+{
+    return (clockid_t)((~(unsigned)tid << 3) | 6);
+}
+
+static void on_sigprof(int sig, siginfo_t *si, void *ucv)
+{
+    int saved = errno;
+    int ours = use_setitimer ? si->si_code == SI_KERNEL
+                             : si->si_code == SI_TIMER && si->si_value.sival_ptr == SCRY__CPU_COOKIE;
+    if (!ours) {
+        scry__signal_chain_as_safe(sig, si, ucv);
+        errno = saved;
+        return;
+    }
+    if (atomic_load_explicit(&active, memory_order_relaxed)) {
+        int64_t weight = 1;
+        if (!use_setitimer && si->si_overrun > 0) {
+            weight += si->si_overrun;
+            atomic_fetch_add_explicit(&overruns, (uint64_t)si->si_overrun, memory_order_relaxed);
+        }
+        scry__sample_t *s = scry__ring_reserve_as_safe();
+        if (s) {
+            const ucontext_t *uc = ucv;
+            s->kind = SCRY__KIND_CPU;
+            s->values[0] = weight;
+            s->values[1] = weight * period_ns;
+            s->nframes = unwind_mode == SCRY__UNWIND_DWARF
+                             ? scry__unwind_dwarf_as_safe(uc, s->frames, SCRY__MAX_FRAMES)
+                             : scry__unwind_fp_as_safe(uc, s->frames, SCRY__MAX_FRAMES);
+            scry__ring_commit_as_safe(s);
+        }
+    }
+    errno = saved;
+}
+
+/* Threads lock held. */
+static void arm(scry__thread_t *t, void *arg)
+{
+    (void)arg;
+    if (t->has_cpu_timer || use_setitimer) return;
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = SCRY__CPU_SIGNAL;
+    sev.sigev_value.sival_ptr = SCRY__CPU_COOKIE;
+    sev._sigev_un._tid = t->tid;
+    if (timer_create(thread_clock(t->tid), &sev, &t->cpu_timer) < 0) {
+        atomic_fetch_add(&timer_failures, 1);
+        return;
+    }
+    /* First expiry uniformly in (0, period], so that threads started at the
+     * same moment do not all fire on the same tick. */
+    uint64_t r = (uint64_t)now_ns(CLOCK_MONOTONIC) * 0x9e3779b97f4a7c15ull ^ (uint64_t)t->tid;
+    r ^= r >> 29;
+    int64_t first = 1 + (int64_t)(r % (uint64_t)period_ns);
+    struct itimerspec its = {
+        .it_interval = {period_ns / 1000000000, period_ns % 1000000000},
+        .it_value = {first / 1000000000, first % 1000000000},
+    };
+    if (timer_settime(t->cpu_timer, 0, &its, NULL) < 0) {
+        timer_delete(t->cpu_timer);
+        atomic_fetch_add(&timer_failures, 1);
+        return;
+    }
+    t->has_cpu_timer = 1;
+}
+
+/* Threads lock held. Deleting the timer also discards its pending signal. */
+static void disarm(scry__thread_t *t, void *arg)
+{
+    (void)arg;
+    if (!t->has_cpu_timer) return;
+    timer_delete(t->cpu_timer);
+    t->has_cpu_timer = 0;
+}
+
+static void joined(scry__thread_t *t)
+{
+    if (atomic_load(&active)) arm(t, NULL);
+}
+
+static void leaving(scry__thread_t *t)
+{
+    disarm(t, NULL);
+}
+
+static const scry__thread_hooks_t hooks = {joined, leaving};
+
+/* Aggregator thread: add one sample. */
+static void consume(const scry__sample_t *s)
+{
+    uint32_t id = scry__stacktab_intern(s->frames, s->nframes);
+    pthread_mutex_lock(&lock);
+    if (id == SCRY__STACK_NONE) {
+        table_full_drops += (uint64_t)s->values[0];
+    } else {
+        if (id >= vals_cap) {
+            uint32_t cap = vals_cap ? vals_cap : 1024;
+            while (cap <= id) cap *= 2;
+            void *v = realloc(vals, cap * sizeof *vals);
+            if (!v) {
+                table_full_drops += (uint64_t)s->values[0];
+                pthread_mutex_unlock(&lock);
+                return;
+            }
+            vals = v;
+            memset(vals + vals_cap, 0, (cap - vals_cap) * sizeof *vals);
+            vals_cap = cap;
+        }
+        vals[id][0] += s->values[0];
+        vals[id][1] += s->values[1];
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static void reset_data(void)
+{
+    pthread_mutex_lock(&lock);
+    if (vals) memset(vals, 0, vals_cap * sizeof *vals);
+    table_full_drops = 0;
+    pthread_mutex_unlock(&lock);
+    atomic_store(&overruns, 0);
+    atomic_store(&timer_failures, 0);
+    ring_drops_at_start = scry__ring_drops();
+}
+
+static int arm_process_timer(void)
+{
+    struct itimerval it = {
+        .it_interval = {period_ns / 1000000000, (period_ns % 1000000000) / 1000},
+        .it_value = {period_ns / 1000000000, (period_ns % 1000000000) / 1000},
+    };
+    return setitimer(ITIMER_PROF, &it, NULL);
+}
+
+static void disarm_process_timer(void)
+{
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    setitimer(ITIMER_PROF, &it, NULL);
+}
+
+/* Decides between per-thread timers and setitimer with one probe timer. */
+static void choose_timer(void)
+{
+    timer_t t;
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = SCRY__CPU_SIGNAL;
+    sev.sigev_value.sival_ptr = SCRY__CPU_COOKIE;
+    sev._sigev_un._tid = scry__tls.tid ? scry__tls.tid : gettid();
+    if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &t) == 0) {
+        timer_delete(t);
+        use_setitimer = 0;
+        return;
+    }
+    scry__warn_once("per-thread CPU timers are unavailable (timer_create: %s); using setitimer, "
+                    "which may lose samples when several threads are busy",
+                    strerror(errno));
+    use_setitimer = 1;
+}
+
+static int start_locked(void)
+{
+    int rc = scry__ring_init();
+    if (rc < 0) return rc;
+    static int once;
+    if (!once) {
+        scry__threads_add_hooks(&hooks);
+        scry__aggregator_set_consumer(SCRY__KIND_CPU, consume);
+        once = 1;
+    }
+    if ((rc = scry__aggregator_start()) < 0) return rc;
+    run_hz = hz_setting ? hz_setting : scry__config.cpu_hz;
+    period_ns = 1000000000 / run_hz;
+    unwind_mode = scry__config.unwind;
+    scry__unwind_init(unwind_mode);
+    reset_data();
+    rc = scry__signal_claim(SCRY__CPU_SIGNAL, on_sigprof, SCRY__CLAIM_CHAIN);
+    if (rc < 0) return rc;
+    choose_timer();
+    start_wall_ns = now_ns(CLOCK_REALTIME);
+    start_mono_ns = now_ns(CLOCK_MONOTONIC);
+    stop_mono_ns = 0;
+    ever_started = 1;
+    atomic_store(&active, 1);
+    scry__threads_foreach(arm, NULL);
+    scry__threads_scan(); /* threads scry did not see start */
+    if (use_setitimer && arm_process_timer() < 0) {
+        atomic_store(&active, 0);
+        return -errno;
+    }
+    if (atomic_load(&timer_failures))
+        scry__warn_once("could not start a CPU timer for %d thread(s); they are not profiled",
+                        atomic_load(&timer_failures));
+    return 0;
+}
+
+static int cpu_start(void)
+{
+    pthread_mutex_lock(&ctl);
+    int rc = atomic_load(&active) ? -EALREADY : start_locked();
+    pthread_mutex_unlock(&ctl);
+    return rc;
+}
+
+static int cpu_stop(void)
+{
+    pthread_mutex_lock(&ctl);
+    if (!atomic_load(&active)) {
+        pthread_mutex_unlock(&ctl);
+        return -EINVAL;
+    }
+    atomic_store(&active, 0);
+    if (use_setitimer) disarm_process_timer();
+    scry__threads_foreach(disarm, NULL);
+    stop_mono_ns = now_ns(CLOCK_MONOTONIC);
+    pthread_mutex_unlock(&ctl);
+    scry__aggregator_drain();
+    return 0;
+}
+
+static int cpu_running(void)
+{
+    return atomic_load(&active);
+}
+
+typedef struct {
+    uint32_t id;
+    int64_t v[2];
+} row_t;
+
+static int cpu_write_fd(int fd)
+{
+    if (!ever_started) return -EINVAL;
+    scry__aggregator_drain();
+
+    pthread_mutex_lock(&ctl);
+    int64_t end = stop_mono_ns ? stop_mono_ns : now_ns(CLOCK_MONOTONIC);
+    int64_t duration = end - start_mono_ns, when = start_wall_ns, period = period_ns;
+    int hz = run_hz, setitimer_mode = use_setitimer, mode = unwind_mode;
+    pthread_mutex_unlock(&ctl);
+
+    pthread_mutex_lock(&lock);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < vals_cap; i++) n += vals[i][0] != 0;
+    row_t *rows = malloc((n ? n : 1) * sizeof *rows);
+    if (!rows) {
+        pthread_mutex_unlock(&lock);
+        return -ENOMEM;
+    }
+    n = 0;
+    for (uint32_t i = 0; i < vals_cap; i++)
+        if (vals[i][0]) rows[n++] = (row_t){i, {vals[i][0], vals[i][1]}};
+    uint64_t full = table_full_drops;
+    pthread_mutex_unlock(&lock);
+
+    static const scry__value_type_t types[] = {{"samples", "count"}, {"cpu", "nanoseconds"}};
+    scry__pprof_t *p = scry__pprof_new(types, 2, types[1], period);
+    if (!p) {
+        free(rows);
+        return -ENOMEM;
+    }
+    scry__pprof_set_time(p, when, duration);
+    scry__pprof_set_default_type(p, "cpu");
+    char c[256];
+    snprintf(c, sizeof c, "scry %s: cpu profile at %d Hz, %s", SCRY_VERSION, hz,
+             setitimer_mode ? "process timer setitimer(ITIMER_PROF) (timer_create unavailable)"
+                            : "per-thread CPU timers (timer_create)");
+    scry__pprof_add_comment(p, c);
+    snprintf(c, sizeof c, "unwinder: %s",
+             mode == SCRY__UNWIND_DWARF ? "dwarf (libunwind)" : "frame pointers");
+    scry__pprof_add_comment(p, c);
+    snprintf(c, sizeof c, "dropped samples: %llu (ring full), %llu (stack table full)",
+             (unsigned long long)(scry__ring_drops() - ring_drops_at_start),
+             (unsigned long long)full);
+    scry__pprof_add_comment(p, c);
+    snprintf(c, sizeof c, "timer overruns: %llu (added to the samples they belong to)",
+             (unsigned long long)atomic_load(&overruns));
+    scry__pprof_add_comment(p, c);
+
+    int rc = 0;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        uint32_t nf;
+        const uintptr_t *f = scry__stacktab_get(rows[i].id, &nf);
+        rc = scry__pprof_add_sample(p, f, nf, rows[i].v, NULL, 0);
+    }
+    free(rows);
+    if (rc == 0) rc = scry__pprof_write_fd(p, fd);
+    scry__pprof_free(p);
+    return rc;
+}
+
+int scry__cpu_set_hz(int hz)
+{
+    if (hz < 1 || hz > SCRY_CPU_HZ_MAX) return -EINVAL;
+    pthread_mutex_lock(&ctl);
+    int rc = atomic_load(&active) ? -EBUSY : 0;
+    if (rc == 0) hz_setting = hz;
+    pthread_mutex_unlock(&ctl);
+    return rc;
+}
+
+static void cpu_prefork(void)
+{
+    pthread_mutex_lock(&ctl);
+    pthread_mutex_lock(&lock);
+}
+
+static void cpu_postfork_parent(void)
+{
+    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&ctl);
+}
+
+/* The child starts a profile of its own: the parent's samples are not its
+ * own, and no timer crossed the fork. The thread registry has already been
+ * trimmed to the forking thread. */
+static void cpu_postfork_child(void)
+{
+    pthread_mutex_unlock(&lock);
+    if (atomic_load(&active)) {
+        reset_data();
+        start_wall_ns = now_ns(CLOCK_REALTIME);
+        start_mono_ns = now_ns(CLOCK_MONOTONIC);
+        if (use_setitimer)
+            arm_process_timer();
+        else
+            scry__threads_foreach(arm, NULL);
+    }
+    pthread_mutex_unlock(&ctl);
+}
+
+const scry__profile_t scry__cpu_profile = {
+    .name = "cpu",
+    .start = cpu_start,
+    .stop = cpu_stop,
+    .running = cpu_running,
+    .write_fd = cpu_write_fd,
+    .prefork = cpu_prefork,
+    .postfork_parent = cpu_postfork_parent,
+    .postfork_child = cpu_postfork_child,
+};

@@ -1,2 +1,270 @@
+/*
+ * run.c - `scry run`: run a program with libscry.so preloaded.
+ *
+ * The command is started in a child whose environment carries the preload
+ * and the SCRY_* settings, including SCRY_ROOT_PID = the child's own pid, so
+ * that the process scry started writes DIR/<profile>.pb.gz and its
+ * descendants write DIR/<profile>.<pid>.pb.gz. scry waits for it, passes on
+ * SIGTERM and SIGHUP, lets the terminal's SIGINT/SIGQUIT reach the child
+ * alone (the profile is written by the child as it dies), then reports the
+ * files and exits with the command's status (or dies of the same signal).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "cli.h"
-int scry_cmd_run(int argc, char **argv){(void)argc;(void)argv;return 1;}
+#include "core/profile_names.h"
+#include "scry.h"
+
+#ifndef SCRY_INSTALL_LIBDIR
+#define SCRY_INSTALL_LIBDIR "/usr/local/lib"
+#endif
+
+static const char usage[] =
+    "usage: scry run [-p PROFILES] [-o DIR] [--cpu-hz N] [--unwind fp|dwarf] -- CMD [ARGS...]\n"
+    "\n"
+    "Runs CMD with libscry.so preloaded and writes DIR/<profile>.pb.gz for it\n"
+    "(descendant processes write DIR/<profile>.<pid>.pb.gz). Exits with CMD's status.\n"
+    "\n"
+    "  -p, --profiles LIST  comma list of profiles (default: cpu). Known: cpu;\n"
+    "                       heap, allocs, mutex, block, threads, wall are not available yet\n"
+    "  -o, --output DIR     where profiles go (default: ./scry-out)\n"
+    "      --cpu-hz N       CPU samples per second of CPU time, 1..10000 (default: 100)\n"
+    "      --unwind MODE    fp (frame pointers, default) or dwarf (libunwind)\n"
+    "  -h, --help           this text\n";
+
+static int bad(const char *fmt, const char *arg)
+{
+    fputs("scry run: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\n\n", stderr);
+    fputs(usage, stderr);
+    return 2;
+}
+
+static int check_profiles(const char *list)
+{
+    const char *s = list;
+    if (!*s) return bad("-p needs at least one profile name%s", "");
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), s);
+        int i = scry__profile_index(s, len);
+        if (len == 0) return bad("empty profile name in '%s'", list);
+        if (i < 0) return bad("unknown profile '%s' (known: cpu, heap, allocs, mutex, block, threads, wall)", name);
+        if (!scry__profile_names[i].available)
+            return bad("the '%s' profile is not available in this version of scry (available: cpu)", name);
+        s += len;
+        if (*s == ',') s++;
+    }
+    return 0;
+}
+
+static int find_library(char *out, size_t size)
+{
+    const char *env = getenv("SCRY_LIB");
+    if (env && *env) {
+        snprintf(out, size, "%s", env);
+        return access(out, R_OK);
+    }
+    char exe[PATH_MAX - 32];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(out, size, "%s/libscry.so", exe);
+            if (access(out, R_OK) == 0) return 0;
+            snprintf(out, size, "%s/../lib/libscry.so", exe);
+            if (access(out, R_OK) == 0) return 0;
+        }
+    }
+    snprintf(out, size, "%s/libscry.so", SCRY_INSTALL_LIBDIR);
+    return access(out, R_OK);
+}
+
+static int make_dirs(const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *s = path + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(path, 0755) < 0 && errno != EEXIST) return -1;
+        *s = '/';
+    }
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) return -1;
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+static volatile sig_atomic_t child_pid;
+
+static void forward(int sig)
+{
+    if (child_pid > 0) kill(child_pid, sig);
+}
+
+static void report(const char *dir, const char *profiles)
+{
+    const char *s = profiles;
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        char path[PATH_MAX + 80];
+        snprintf(path, sizeof path, "%s/%.*s.pb.gz", dir, (int)len, s);
+        struct stat st;
+        if (stat(path, &st) == 0)
+            fprintf(stderr, "scry: wrote %s (%lld bytes)\n", path, (long long)st.st_size);
+        else
+            fprintf(stderr, "scry: no %.*s profile was written to %s (did the program exit "
+                            "through _exit, exec or a fatal signal?)\n",
+                    (int)len, s, dir);
+        s += len;
+        if (*s == ',') s++;
+    }
+}
+
+int scry_cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"profiles", required_argument, NULL, 'p'},
+        {"output", required_argument, NULL, 'o'},
+        {"cpu-hz", required_argument, NULL, 'H'},
+        {"unwind", required_argument, NULL, 'U'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *profiles = "cpu", *dir = "scry-out", *hz = NULL, *unwind = NULL;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "+:p:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p': profiles = optarg; break;
+        case 'o': dir = optarg; break;
+        case 'H': hz = optarg; break;
+        case 'U': unwind = optarg; break;
+        case 'h': fputs(usage, stdout); return 0;
+        case ':': return bad("option '%s' needs a value", argv[optind - 1]);
+        default: return bad("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    int rc = check_profiles(profiles);
+    if (rc) return rc;
+    if (hz) {
+        char *end;
+        errno = 0;
+        long v = strtol(hz, &end, 10);
+        if (errno || end == hz || *end || v < 1 || v > SCRY_CPU_HZ_MAX)
+            return bad("--cpu-hz must be a whole number from 1 to 10000, not '%s'", hz);
+    }
+    if (unwind && strcmp(unwind, "fp") && strcmp(unwind, "dwarf"))
+        return bad("--unwind must be fp or dwarf, not '%s'", unwind);
+    if (optind >= argc) return bad("no command to run%s", "");
+    if (!*dir) return bad("-o needs a directory%s", "");
+
+    char lib[PATH_MAX];
+    if (find_library(lib, sizeof lib) != 0) {
+        fprintf(stderr, "scry run: cannot find libscry.so (looked next to the scry binary, in "
+                        "../lib and in %s; set SCRY_LIB to its path)\n",
+                SCRY_INSTALL_LIBDIR);
+        return 1;
+    }
+    if (make_dirs(dir) < 0) {
+        fprintf(stderr, "scry run: cannot create output directory %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    char absdir[PATH_MAX];
+    if (!realpath(dir, absdir)) snprintf(absdir, sizeof absdir, "%s", dir);
+    char abslib[PATH_MAX];
+    if (!realpath(lib, abslib)) snprintf(abslib, sizeof abslib, "%s", lib);
+
+    /* Remove profiles a previous run left, so the report is about this run. */
+    for (const char *s = profiles; *s;) {
+        size_t len = strcspn(s, ",");
+        char path[PATH_MAX + 80];
+        snprintf(path, sizeof path, "%s/%.*s.pb.gz", absdir, (int)len, s);
+        unlink(path);
+        s += len;
+        if (*s == ',') s++;
+    }
+
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "scry run: fork: %s\n", strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        /* scry goes first so that its interposers win; a sanitizer runtime
+         * (tests only) must precede everything. */
+        const char *first = getenv("SCRY_PRELOAD_FIRST");
+        const char *old = getenv("LD_PRELOAD");
+        size_t n = strlen(abslib) + (first ? strlen(first) : 0) + (old ? strlen(old) : 0) + 3;
+        char *pre = malloc(n);
+        if (!pre) _exit(127);
+        snprintf(pre, n, "%s%s%s%s%s", first && *first ? first : "", first && *first ? ":" : "",
+                 abslib, old && *old ? ":" : "", old && *old ? old : "");
+        char pidbuf[16];
+        snprintf(pidbuf, sizeof pidbuf, "%d", (int)getpid());
+        setenv("LD_PRELOAD", pre, 1);
+        setenv("SCRY_PROFILES", profiles, 1);
+        setenv("SCRY_OUT", absdir, 1);
+        setenv("SCRY_ROOT_PID", pidbuf, 1);
+        if (hz) setenv("SCRY_CPU_HZ", hz, 1);
+        if (unwind) setenv("SCRY_UNWIND", unwind, 1);
+        execvp(argv[optind], argv + optind);
+        int e = errno;
+        fprintf(stderr, "scry run: cannot run '%s': %s\n", argv[optind], strerror(e));
+        _exit(e == ENOENT ? 127 : 126);
+    }
+    child_pid = pid;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "scry run: waitpid: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+    report(absdir, profiles);
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        /* Die the same way, without a core file of our own. */
+        struct rlimit none = {0, 0};
+        setrlimit(RLIMIT_CORE, &none);
+        signal(sig, SIG_DFL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        raise(sig);
+        return 128 + sig;
+    }
+    return 1;
+}

@@ -1,0 +1,31 @@
+/*
+ * config.h - settings from the SCRY_* environment variables, read once when
+ * the library loads. A bad value is reported in one line and replaced by
+ * its default: the host program always runs.
+ *
+ *   SCRY_PROFILES   comma list of profiles to start at load (e.g. "cpu")
+ *   SCRY_OUT        directory for profiles written at exit (./scry-out)
+ *   SCRY_CPU_HZ     CPU sampling rate, 1..10000 (100)
+ *   SCRY_UNWIND     fp | dwarf (fp)
+ *   SCRY_ROOT_PID   set by `scry run`: the process that writes <name>.pb.gz;
+ *                   every other process writes <name>.<pid>.pb.gz
+ */
+#ifndef SCRY_CORE_CONFIG_H
+#define SCRY_CORE_CONFIG_H
+
+#include <limits.h>
+#include <sys/types.h>
+
+typedef struct {
+    unsigned profiles; /* bit i: scry__profile_names[i] */
+    int cpu_hz;
+    int unwind;
+    char out_dir[PATH_MAX];
+    pid_t root_pid;
+} scry__config_t;
+
+extern scry__config_t scry__config;
+
+void scry__config_load(void);
+
+#endif

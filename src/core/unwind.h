@@ -1,0 +1,32 @@
+/*
+ * unwind.h - stack walking from a signal handler's ucontext.
+ *
+ * Two unwinders, chosen by SCRY_UNWIND:
+ *   fp     (default) follows the frame-pointer chain. Every frame address is
+ *          checked against the thread's stack bounds before it is read, so a
+ *          function built without frame pointers ends the walk early rather
+ *          than faulting. Measured here: see bench/cpu.sh and docs/unwinding.md.
+ *   dwarf  libunwind reads .eh_frame, so it walks code built without frame
+ *          pointers too, at a higher cost per frame. libunwind finds
+ *          .eh_frame through dl_iterate_phdr, which takes the loader's lock:
+ *          a sample that lands while the same thread is inside dlopen could
+ *          deadlock, which is why it is not the default.
+ *
+ * Output: out[0] is the interrupted instruction; out[i > 0] are return
+ * addresses minus one, so that symbolization lands on the call.
+ * Both functions are async-signal-safe and return the number of frames.
+ */
+#ifndef SCRY_CORE_UNWIND_H
+#define SCRY_CORE_UNWIND_H
+
+#include <stdint.h>
+#include <ucontext.h>
+
+enum { SCRY__UNWIND_FP = 0, SCRY__UNWIND_DWARF = 1 };
+
+/* Called once, outside any handler, before the first dwarf unwind. */
+void scry__unwind_init(int mode);
+uint32_t scry__unwind_fp_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max);
+uint32_t scry__unwind_dwarf_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max);
+
+#endif

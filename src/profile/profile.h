@@ -1,0 +1,36 @@
+/*
+ * profile.h - what every profile module provides, and the table of them.
+ *
+ * The API (api.c) and the exit path (core/lifecycle.c) reach profiles only
+ * through this table, by name. A module owns its lock and its data; write_fd
+ * drains pending samples, snapshots its data under its lock, and encodes
+ * with format/pprof.h outside the lock.
+ */
+#ifndef SCRY_PROFILE_PROFILE_H
+#define SCRY_PROFILE_PROFILE_H
+
+typedef struct {
+    const char *name;
+    int (*start)(void);      /* 0, -EALREADY, or a negative errno */
+    int (*stop)(void);       /* 0 or -EINVAL when not running */
+    int (*running)(void);    /* 1 while running */
+    int (*write_fd)(int fd); /* 0 or a negative errno */
+    void (*prefork)(void);
+    void (*postfork_parent)(void);
+    void (*postfork_child)(void);
+} scry__profile_t;
+
+/* NULL when the name is unknown; a profile with start == NULL is reserved. */
+const scry__profile_t *scry__profile_find(const char *name);
+/* Every implemented profile, NULL-terminated. */
+extern const scry__profile_t *const scry__profiles[];
+
+/* Writes profile p to path atomically: a temporary file in the same
+ * directory, then rename(2). 0 or a negative errno. */
+int scry__profile_write_path(const scry__profile_t *p, const char *path);
+
+extern const scry__profile_t scry__cpu_profile;
+/* CPU profile settings, read by the API. */
+int scry__cpu_set_hz(int hz);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * profiles.c - the table of profiles and writing one to a path.
+ */
+#define _GNU_SOURCE
+#include "profile/profile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/profile_names.h"
+
+const scry__profile_t *const scry__profiles[] = {&scry__cpu_profile, NULL};
+
+static const scry__profile_t reserved = {.name = "reserved"};
+
+const scry__profile_t *scry__profile_find(const char *name)
+{
+    if (!name) return NULL;
+    for (int i = 0; scry__profiles[i]; i++)
+        if (!strcmp(scry__profiles[i]->name, name)) return scry__profiles[i];
+    if (scry__profile_index(name, strlen(name)) >= 0) return &reserved;
+    return NULL;
+}
+
+int scry__profile_write_path(const scry__profile_t *p, const char *path)
+{
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    if (n < 0 || n >= (int)sizeof tmp) return -ENAMETOOLONG;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -errno;
+    int rc = p->write_fd(fd);
+    if (close(fd) < 0 && rc == 0) rc = -errno;
+    if (rc == 0 && rename(tmp, path) < 0) rc = -errno;
+    if (rc != 0) unlink(tmp);
+    return rc;
+}
