@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config zlib1g-dev libprotobuf-c-dev
 protobuf-c-compiler libunwind-dev libdw-dev libelf-dev golang-go
-google-perftools libgoogle-perftools-dev python3"
+google-perftools libgoogle-perftools-dev python3 procps"
 
 missing=""
 for p in $PACKAGES; do

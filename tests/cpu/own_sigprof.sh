@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The program's own SIGPROF handler and ITIMER_PROF keep working beside scry.
+source "$SCRY_TESTS/lib.sh"
+out=$("$SCRY" run -o "$WORK/out" -- "$SCRY_BIN/tests/own_sigprof")
+echo "$out"
+calls=$(awk '/^own_handler_calls/ { print $2 }' <<<"$out")
+sees=$(awk '/^sees_own_handler/ { print $2 }' <<<"$out")
+[ "$sees" = 1 ] || fail "sigaction query did not return the program's own handler"
+[ "$calls" -gt 5 ] || fail "the program's handler ran $calls times"
+p="$WORK/out/cpu.pb.gz"
+w=$(flat "$p" busy_with_own_profiler)
+[ "$w" -gt 0 ] || fail "scry's profile is empty"
+go_reads "$p" busy_with_own_profiler
+pass "own handler called $calls times; scry saw ${w}ns"

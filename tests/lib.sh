@@ -1,0 +1,32 @@
+# lib.sh - helpers for the test driver scripts (sourced).
+# Every test prints what it measured; `fail` ends it with a reason.
+set -euo pipefail
+
+: "${SCRY_BIN:?set by CTest}"
+: "${SCRY_TESTS:?set by CTest}"
+SCRY="$SCRY_BIN/scry"
+DUMP="$SCRY_BIN/tests/pprof_dump"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/scry-test.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+# flat FILE FUNCTION: the function's flat value for the default sample type.
+flat() { "$DUMP" "$1" | awk -v f="$2" '$1 == "func" && $4 == f { v = $2 } END { print v + 0 }'; }
+cum() { "$DUMP" "$1" | awk -v f="$2" '$1 == "func" && $4 == f { v = $3 } END { print v + 0 }'; }
+total() { "$DUMP" "$1" | awk '$1 == "total" { print $2 }'; }
+
+# go_reads FILE [FUNCTION]: go tool pprof -top reads the file (and shows FUNCTION).
+go_reads() {
+  if ! command -v go >/dev/null; then fail "go is not installed (make test installs golang-go)"; fi
+  local out
+  out=$(go tool pprof -top "$1" 2>&1) || fail "go tool pprof -top $1: $out"
+  if [ $# -gt 1 ]; then
+    grep -q "$2" <<<"$out" || fail "go tool pprof -top $1 does not show $2: $out"
+  fi
+  "$SCRY" top "$1" >/dev/null || fail "scry top $1 failed"
+}
+
+# ratio_ok A B LO HI: LO <= A/B <= HI, with awk floats.
+within() { awk -v a="$1" -v b="$2" -v lo="$3" -v hi="$4" 'BEGIN { r = a / b; exit !(r >= lo && r <= hi) }'; }
