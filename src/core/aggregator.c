@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <semaphore.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -53,9 +54,13 @@ void scry__aggregator_drain(void)
     pthread_mutex_unlock(&lock);
 }
 
+static sem_t ready;
+
 static void *loop(void *arg)
 {
     (void)arg;
+    scry__threads_mark_internal();
+    sem_post(&ready);
     unsigned ticks = 0;
     while (!atomic_load(&stopping)) {
         struct pollfd p = {.fd = wake[0], .events = POLLIN};
@@ -81,9 +86,14 @@ int scry__aggregator_start(void)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits it */
     atomic_store(&stopping, 0);
+    sem_init(&ready, 0, 0);
     int rc = create(&thread, NULL, loop, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) return -rc;
+    /* Wait until it has marked itself internal, so that a scan of
+     * /proc/self/task that follows never mistakes it for the program's. */
+    while (sem_wait(&ready) < 0 && errno == EINTR) {
+    }
     pthread_setname_np(thread, "scry-aggregator");
     running = 1;
     return 0;

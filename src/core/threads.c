@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ static uint64_t created;
 static pthread_key_t key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static const scry__thread_hooks_t *hooks[4];
+static pid_t internal[4]; /* scry's own threads */
 static int nhooks;
 
 static pid_t gettid_(void)
@@ -126,6 +128,26 @@ void scry__threads_foreach(void (*fn)(scry__thread_t *t, void *arg), void *arg)
     pthread_mutex_unlock(&lock);
 }
 
+void scry__threads_mark_internal(void)
+{
+    pid_t tid = gettid_();
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < 4; i++) {
+        if (!internal[i]) {
+            internal[i] = tid;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static int is_internal_locked(pid_t tid)
+{
+    for (int i = 0; i < 4; i++)
+        if (internal[i] == tid) return 1;
+    return 0;
+}
+
 static scry__thread_t *find_locked(pid_t tid)
 {
     for (scry__thread_t *t = list; t; t = t->next)
@@ -154,7 +176,7 @@ void scry__threads_scan(void)
         struct dirent *e;
         while ((e = readdir(d))) {
             pid_t tid = (pid_t)atoi(e->d_name);
-            if (tid <= 0 || find_locked(tid)) continue;
+            if (tid <= 0 || is_internal_locked(tid) || find_locked(tid)) continue;
             scry__thread_t *t = calloc(1, sizeof *t);
             if (!t) break;
             t->tid = tid;
@@ -197,6 +219,7 @@ void scry__threads_postfork_parent(void)
 
 void scry__threads_postfork_child(void)
 {
+    memset(internal, 0, sizeof internal); /* they did not cross the fork */
     scry__thread_t *t = list;
     list = NULL;
     alive = 0;

@@ -51,6 +51,9 @@ void scry__threads_foreach(void (*fn)(scry__thread_t *t, void *arg), void *arg);
 /* Adds records (and runs joined hooks) for threads in /proc/self/task that
  * have none; drops foreign records whose thread has gone. */
 void scry__threads_scan(void);
+/* Marks the calling thread as scry's own: never registered, never
+ * profiled, skipped by scans. At most 4 such threads. */
+void scry__threads_mark_internal(void);
 /* Threads created since the start, and alive now (records). */
 uint64_t scry__threads_created(void);
 int scry__threads_alive(void);

@@ -4,7 +4,7 @@
 source "$SCRY_TESTS/lib.sh"
 p="$WORK/api.pb.gz"
 "$SCRY_BIN/tests/api_linked" "$p"
-a=$(flat "$p" profiled_work); b=$(flat "$p" unprofiled_work)
+a=$(cum "$p" profiled_work); b=$(cum "$p" unprofiled_work)
 period=$("$DUMP" "$p" | awk '$1 == "period" { print $2 }')
 echo "profiled_work=${a}ns unprofiled_work=${b}ns period=${period}ns"
 [ "$period" = 2000000 ] || fail "period $period, want 2000000 (500 Hz)"

@@ -7,7 +7,7 @@ st=$?
 set -e
 [ "$st" = 3 ] || fail "exit status $st, want 3"
 p="$WORK/out/cpu.pb.gz"
-e=$(flat "$p" exiting_thread_work); m=$(flat "$p" main_keeps_working)
+e=$(cum "$p" exiting_thread_work); m=$(cum "$p" main_keeps_working)
 echo "exiting_thread_work=${e}ns main_keeps_working=${m}ns"
 [ "$e" -gt 0 ] && [ "$m" -gt 0 ] || fail "profile lacks one of the threads"
 go_reads "$p" exiting_thread_work

@@ -11,7 +11,7 @@ p="$WORK/out/cpu.pb.gz"
 for _ in $(seq 1 600); do [ -s "$WORK/out/cpu.$child.pb.gz" ] && break; sleep 0.1; done
 c="$WORK/out/cpu.$child.pb.gz"
 [ -s "$c" ] || fail "child profile cpu.$child.pb.gz not written"
-pw=$(flat "$p" parent_work); cw=$(flat "$c" child_work); cpw=$(flat "$c" parent_work)
+pw=$(cum "$p" parent_work); cw=$(cum "$c" child_work); cpw=$(cum "$c" parent_work)
 echo "parent: parent_work=${pw}ns; child $child: child_work=${cw}ns parent_work=${cpw}ns"
 [ "$pw" -gt 0 ] || fail "parent profile has no parent_work"
 [ "$cw" -gt 0 ] || fail "child profile has no child_work"

@@ -9,7 +9,7 @@ timers=$(awk '/^timers/ { print $2 }' <<<"$out")
 [ "$threads" = 1000 ] || fail "created $threads threads, want 1000"
 [ "$timers" -le 2 ] || fail "$timers POSIX timers alive after the threads exited (leak)"
 p="$WORK/out/cpu.pb.gz"
-w=$(flat "$p" short_thread_work)
+w=$(cum "$p" short_thread_work)
 [ "$w" -gt 0 ] || fail "no samples in short_thread_work"
 go_reads "$p" short_thread_work
 pass "1000 threads, $timers timer(s) left, short_thread_work=${w}ns"

@@ -8,7 +8,7 @@ sees=$(awk '/^sees_own_handler/ { print $2 }' <<<"$out")
 [ "$sees" = 1 ] || fail "sigaction query did not return the program's own handler"
 [ "$calls" -gt 5 ] || fail "the program's handler ran $calls times"
 p="$WORK/out/cpu.pb.gz"
-w=$(flat "$p" busy_with_own_profiler)
+w=$(cum "$p" busy_with_own_profiler)
 [ "$w" -gt 0 ] || fail "scry's profile is empty"
 go_reads "$p" busy_with_own_profiler
 pass "own handler called $calls times; scry saw ${w}ns"

@@ -13,7 +13,7 @@ kill -TERM "$prog"
 set +e; wait "$runner"; st=$?; set -e
 [ "$st" = 143 ] || fail "exit status $st, want 143 (killed by SIGTERM)"
 p="$WORK/out/cpu.pb.gz"
-w=$(flat "$p" spin_until_killed)
+w=$(cum "$p" spin_until_killed)
 [ "$w" -gt 0 ] || fail "no samples in spin_until_killed"
 go_reads "$p" spin_until_killed
 pass "died of SIGTERM (143) with ${w}ns profiled"
