@@ -1,1 +1,265 @@
-/* stub: being written */
+/*
+ * symbolize.c - in-process symbolization with libdw; see symbolize.h.
+ *
+ * For an address, the DWARF scopes that contain it (dwarf_getscopes) run
+ * from the innermost inlined subroutine out to the subprogram that holds the
+ * code. The innermost frame's file:line is the line table's (getsrc); each
+ * inlined subroutine's DW_AT_call_file/DW_AT_call_line is where its caller,
+ * the next scope out, called it. Code without DWARF falls back to the ELF
+ * symbol table (a name, no line).
+ */
+#define _GNU_SOURCE
+#include "format/symbolize.h"
+
+#include <dlfcn.h>
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct scry__symbolizer {
+    Dwfl *dwfl;
+    scry__mapping_t *maps;
+    int nmaps;
+    char **strings; /* everything we handed out */
+    size_t nstrings, capstrings;
+    char *(*demangle)(const char *, char *, size_t *, int *);
+};
+
+static const char *keep(scry__symbolizer_t *s, char *str)
+{
+    if (!str) return NULL;
+    if (s->nstrings == s->capstrings) {
+        size_t cap = s->capstrings ? s->capstrings * 2 : 256;
+        char **v = realloc(s->strings, cap * sizeof *v);
+        if (!v) {
+            free(str);
+            return NULL;
+        }
+        s->strings = v;
+        s->capstrings = cap;
+    }
+    s->strings[s->nstrings++] = str;
+    return str;
+}
+
+static const char *keep_copy(scry__symbolizer_t *s, const char *str)
+{
+    return str ? keep(s, strdup(str)) : NULL;
+}
+
+static const Dwfl_Callbacks callbacks = {
+    .find_elf = dwfl_linux_proc_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+};
+
+static void read_maps(scry__symbolizer_t *s)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f) return;
+    char line[4096 + 128];
+    int cap = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long start, end, off;
+        char perms[8];
+        int pathpos = 0;
+        if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %n", &start, &end, perms, &off, &pathpos) < 4)
+            continue;
+        if (perms[2] != 'x' || !pathpos) continue;
+        char *path = line + pathpos;
+        path[strcspn(path, "\n")] = 0;
+        if (!*path) continue; /* anonymous executable memory (JITs): no file */
+        if (s->nmaps == cap) {
+            cap = cap ? cap * 2 : 32;
+            scry__mapping_t *m = realloc(s->maps, (size_t)cap * sizeof *m);
+            if (!m) break;
+            s->maps = m;
+        }
+        s->maps[s->nmaps++] = (scry__mapping_t){start, end, off, keep_copy(s, path), ""};
+    }
+    fclose(f);
+}
+
+static void read_build_ids(scry__symbolizer_t *s)
+{
+    for (int i = 0; i < s->nmaps; i++) {
+        if (!s->dwfl) break;
+        Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, s->maps[i].start);
+        const unsigned char *bits;
+        GElf_Addr vaddr;
+        int n = mod ? dwfl_module_build_id(mod, &bits, &vaddr) : -1;
+        if (n <= 0) continue;
+        char *hex = malloc((size_t)n * 2 + 1);
+        if (!hex) continue;
+        for (int k = 0; k < n; k++) sprintf(hex + 2 * k, "%02x", bits[k]);
+        const char *kept = keep(s, hex);
+        if (kept) s->maps[i].build_id = kept;
+    }
+}
+
+scry__symbolizer_t *scry__symbolizer_new(void)
+{
+    scry__symbolizer_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT,
+                                                                         "__cxa_demangle");
+    read_maps(s);
+    s->dwfl = dwfl_begin(&callbacks);
+    if (s->dwfl) {
+        dwfl_report_begin(s->dwfl);
+        if (dwfl_linux_proc_report(s->dwfl, getpid()) != 0 ||
+            dwfl_report_end(s->dwfl, NULL, NULL) != 0) {
+            dwfl_end(s->dwfl);
+            s->dwfl = NULL;
+        }
+    }
+    read_build_ids(s);
+    return s;
+}
+
+void scry__symbolizer_free(scry__symbolizer_t *s)
+{
+    if (!s) return;
+    if (s->dwfl) dwfl_end(s->dwfl);
+    for (size_t i = 0; i < s->nstrings; i++) free(s->strings[i]);
+    free(s->strings);
+    free(s->maps);
+    free(s);
+}
+
+int scry__symbolizer_mappings(scry__symbolizer_t *s, const scry__mapping_t **out)
+{
+    *out = s->maps;
+    return s->nmaps;
+}
+
+int scry__symbolizer_find_mapping(scry__symbolizer_t *s, uintptr_t addr)
+{
+    int lo = 0, hi = s->nmaps - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (addr < s->maps[mid].start)
+            hi = mid - 1;
+        else if (addr >= s->maps[mid].limit)
+            lo = mid + 1;
+        else
+            return mid;
+    }
+    return -1;
+}
+
+/* Demangled copy of a C++ linkage name, or a plain copy. */
+static const char *pretty(scry__symbolizer_t *s, const char *name)
+{
+    if (!name) return NULL;
+    if (s->demangle && name[0] == '_' && name[1] == 'Z') {
+        int status = -1;
+        char *d = s->demangle(name, NULL, NULL, &status);
+        if (d && status == 0) return keep(s, d);
+        free(d);
+    }
+    return keep_copy(s, name);
+}
+
+static const char *die_linkage_name(Dwarf_Die *die)
+{
+    Dwarf_Attribute a;
+    const char *n = NULL;
+    if (dwarf_attr_integrate(die, DW_AT_linkage_name, &a)) n = dwarf_formstring(&a);
+    if (!n && dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a)) n = dwarf_formstring(&a);
+    return n;
+}
+
+static const char *die_plain_name(Dwarf_Die *die)
+{
+    Dwarf_Attribute a;
+    if (dwarf_attr_integrate(die, DW_AT_name, &a)) return dwarf_formstring(&a);
+    return NULL;
+}
+
+static void name_frame(scry__symbolizer_t *s, Dwarf_Die *die, scry__frame_t *f)
+{
+    const char *linkage = die_linkage_name(die), *plain = die_plain_name(die);
+    f->name = linkage ? pretty(s, linkage) : keep_copy(s, plain);
+    f->system_name = linkage ? keep_copy(s, linkage) : f->name;
+}
+
+int scry__symbolize(scry__symbolizer_t *s, uintptr_t addr, scry__frame_t *out, int max)
+{
+    if (!s->dwfl || max <= 0) return 0;
+    Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+    if (!mod) return 0;
+
+    const char *file = NULL;
+    int line = 0;
+    Dwfl_Line *dl = dwfl_module_getsrc(mod, addr);
+    if (dl) file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
+
+    int n = 0;
+    Dwarf_Addr bias = 0;
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
+    Dwarf_Die *scopes = NULL;
+    int nscopes = cu ? dwarf_getscopes(cu, addr - bias, &scopes) : 0;
+    Dwarf_Files *files = NULL;
+    size_t nfiles = 0;
+    if (cu && dwarf_getsrcfiles(cu, &files, &nfiles) != 0) files = NULL;
+
+    /* The innermost function-like scope; then, one inlined call at a time,
+     * the function-like scope that contains the call in the concrete DIE
+     * tree (dwarf_getscopes_die). dwarf_getscopes' own tail past an inlined
+     * instance describes the abstract definition, not the caller. */
+    Dwarf_Die cur;
+    int have = 0;
+    for (int i = 0; i < nscopes && !have; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) {
+            cur = scopes[i];
+            have = 1;
+        }
+    }
+    while (have && n < max) {
+        scry__frame_t *f = &out[n++];
+        name_frame(s, &cur, f);
+        f->file = keep_copy(s, file);
+        f->line = line;
+        if (dwarf_tag(&cur) != DW_TAG_inlined_subroutine) break;
+        /* Where this inlined call sits, in the next function out. */
+        Dwarf_Attribute a;
+        Dwarf_Word w;
+        file = NULL;
+        line = 0;
+        if (dwarf_attr(&cur, DW_AT_call_file, &a) && dwarf_formudata(&a, &w) == 0 && files &&
+            w < nfiles)
+            file = dwarf_filesrc(files, w, NULL, NULL);
+        if (dwarf_attr(&cur, DW_AT_call_line, &a) && dwarf_formudata(&a, &w) == 0)
+            line = (int)w;
+        Dwarf_Die *chain = NULL;
+        int nchain = dwarf_getscopes_die(&cur, &chain);
+        have = 0;
+        for (int j = 1; j < nchain && !have; j++) {
+            int tag = dwarf_tag(&chain[j]);
+            if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) {
+                cur = chain[j];
+                have = 1;
+            }
+        }
+        free(chain);
+    }
+    free(scopes);
+
+    if (n == 0) {
+        /* No DWARF for this code: the ELF symbol table still has names. */
+        GElf_Sym sym;
+        GElf_Off off;
+        const char *sname = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+        if (!sname) return 0;
+        out[0].name = pretty(s, sname);
+        out[0].system_name = keep_copy(s, sname);
+        out[0].file = keep_copy(s, file);
+        out[0].line = line;
+        n = out[0].name ? 1 : 0;
+    }
+    return n;
+}

@@ -1,0 +1,49 @@
+/*
+ * symbolize.h - turns code addresses of this process into functions, files
+ * and lines, inlined frames included, with elfutils' libdw.
+ *
+ * A symbolizer is a snapshot of the process's executable mappings
+ * (/proc/self/maps, with file offsets and GNU build IDs) and of the modules
+ * libdw reported for them. It runs when a profile is written, never in a
+ * signal handler; it allocates freely and checks every libdw result, since a
+ * missing or odd debug file must never hurt the host. A library unloaded
+ * with dlclose before the write can no longer be symbolized.
+ *
+ * Strings returned stay valid until scry__symbolizer_free().
+ */
+#ifndef SCRY_FORMAT_SYMBOLIZE_H
+#define SCRY_FORMAT_SYMBOLIZE_H
+
+#include <stdint.h>
+
+typedef struct {
+    uintptr_t start, limit, offset;
+    const char *path;     /* as in /proc/self/maps, "[vdso]" etc. */
+    const char *build_id; /* lower-case hex, "" when none */
+} scry__mapping_t;
+
+typedef struct {
+    const char *name;        /* demangled */
+    const char *system_name; /* linkage name */
+    const char *file;        /* NULL when unknown */
+    int line;                /* 0 when unknown */
+} scry__frame_t;
+
+typedef struct scry__symbolizer scry__symbolizer_t;
+
+/* NULL when out of memory; libdw failures leave a symbolizer that knows the
+ * mappings but no names. */
+scry__symbolizer_t *scry__symbolizer_new(void);
+void scry__symbolizer_free(scry__symbolizer_t *s);
+
+/* The executable mappings, sorted by address. */
+int scry__symbolizer_mappings(scry__symbolizer_t *s, const scry__mapping_t **out);
+/* Index of the mapping holding addr, or -1. */
+int scry__symbolizer_find_mapping(scry__symbolizer_t *s, uintptr_t addr);
+
+/* Fills out[0..n) with the frames at addr, innermost inlined function
+ * first and the function that really holds the code last. Returns n (0 when
+ * nothing is known), at most max. */
+int scry__symbolize(scry__symbolizer_t *s, uintptr_t addr, scry__frame_t *out, int max);
+
+#endif
