@@ -88,7 +88,9 @@ static void read_build_ids(scry__symbolizer_t *s)
         if (!s->dwfl) break;
         Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, s->maps[i].start);
         const unsigned char *bits;
-        GElf_Addr vaddr;
+        GElf_Addr vaddr, bias;
+        /* The build ID is known once the module's ELF file is open. */
+        if (mod) dwfl_module_getelf(mod, &bias);
         int n = mod ? dwfl_module_build_id(mod, &bits, &vaddr) : -1;
         if (n <= 0) continue;
         char *hex = malloc((size_t)n * 2 + 1);
