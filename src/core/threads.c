@@ -58,6 +58,13 @@ static void run_joined_locked(scry__thread_t *t)
     for (int i = 0; i < nhooks; i++) hooks[i]->joined(t);
 }
 
+static scry__thread_t *find_locked(pid_t tid)
+{
+    for (scry__thread_t *t = list; t; t = t->next)
+        if (t->tid == tid) return t;
+    return NULL;
+}
+
 /* TLS destructor: the thread is exiting. */
 static void on_thread_exit(void *p)
 {
@@ -98,13 +105,26 @@ void scry__thread_register(void)
     t->tid = gettid_();
     scry__tls.tid = t->tid;
     read_stack_bounds();
+    pthread_mutex_lock(&lock);
+    /* A scan of /proc/self/task may have seen this thread between its
+     * creation and this call, and adopted it as foreign. Take that record
+     * over rather than add a second one (whose timer would outlive us), and
+     * restart its per-thread state: the tid may also be a dead foreign
+     * thread's, reused. */
+    scry__thread_t *old = find_locked(t->tid);
+    if (old) {
+        free(t);
+        t = old;
+        run_leaving_locked(t);
+        t->foreign = 0;
+    } else {
+        t->next = list;
+        list = t;
+        alive++;
+    }
+    created++;
     self = t;
     pthread_setspecific(key, t);
-    pthread_mutex_lock(&lock);
-    t->next = list;
-    list = t;
-    alive++;
-    created++;
     run_joined_locked(t);
     pthread_mutex_unlock(&lock);
 }
@@ -148,12 +168,6 @@ static int is_internal_locked(pid_t tid)
     return 0;
 }
 
-static scry__thread_t *find_locked(pid_t tid)
-{
-    for (scry__thread_t *t = list; t; t = t->next)
-        if (t->tid == tid) return t;
-    return NULL;
-}
 
 void scry__threads_scan(void)
 {
