@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/cpu.sh - the CPU profiler's overhead, printed as a table.
 #
-#   1. cpu_work (single-threaded, ~3 s of CPU) without a profiler, with scry
+#   1. cpu_work (single-threaded, ~3 s of CPU, pinned to one CPU) without a profiler, with scry
 #      at 100 Hz and 1000 Hz, with gperftools' libprofiler at 100 Hz and
 #      1000 Hz, and with perf record -g where perf works: RUNS interleaved
 #      rounds, the median of the workload's own CPU time (getrusage before
@@ -15,7 +15,11 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 B=${BUILD:-build}
 SCRY=$B/scry
-WORK=$B/bench/cpu_work
+WORK_BIN=$B/bench/cpu_work
+ROUNDS=${ROUNDS:-120}
+# Pin to the last CPU where taskset exists: migrations add noise.
+PIN=()
+command -v taskset >/dev/null && PIN=(taskset -c "$(($(nproc) - 1))")
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 PROFILER=$(ls /usr/lib/*/libprofiler.so.0 /usr/lib/*/libprofiler.so 2>/dev/null | head -1 || true)
@@ -30,13 +34,15 @@ configs=(none scry100 scry1000)
 
 run() { # config -> prints cpu_seconds
   local out
+  local WORK="${PIN[*]} $WORK_BIN $ROUNDS"
+  # shellcheck disable=SC2086
   case $1 in
-  none) out=$("$WORK") ;;
-  scry100) out=$("$SCRY" run -o "$TMP/s" --cpu-hz 100 -- "$WORK" 2>/dev/null) ;;
-  scry1000) out=$("$SCRY" run -o "$TMP/s" --cpu-hz 1000 -- "$WORK" 2>/dev/null) ;;
-  gperf100) out=$(LD_PRELOAD=$PROFILER CPUPROFILE=$TMP/g.prof CPUPROFILE_FREQUENCY=100 "$WORK" 2>/dev/null) ;;
-  gperf1000) out=$(LD_PRELOAD=$PROFILER CPUPROFILE=$TMP/g.prof CPUPROFILE_FREQUENCY=1000 "$WORK" 2>/dev/null) ;;
-  perf100) out=$(perf record -q -o "$TMP/p.data" -F 100 -g -- "$WORK" 2>/dev/null) ;;
+  none) out=$($WORK) ;;
+  scry100) out=$("$SCRY" run -o "$TMP/s" --cpu-hz 100 -- $WORK 2>/dev/null) ;;
+  scry1000) out=$("$SCRY" run -o "$TMP/s" --cpu-hz 1000 -- $WORK 2>/dev/null) ;;
+  gperf100) out=$(LD_PRELOAD=$PROFILER CPUPROFILE=$TMP/g.prof CPUPROFILE_FREQUENCY=100 $WORK 2>/dev/null) ;;
+  gperf1000) out=$(LD_PRELOAD=$PROFILER CPUPROFILE=$TMP/g.prof CPUPROFILE_FREQUENCY=1000 $WORK 2>/dev/null) ;;
+  perf100) out=$(perf record -q -o "$TMP/p.data" -F 100 -g -- $WORK 2>/dev/null) ;;
   esac
   awk '/^cpu_seconds/ { print $2 }' <<<"$out"
 }
@@ -49,20 +55,26 @@ for r in $(seq 1 "$RUNS"); do
   # a different order each round, so drift does not favour one config
   for c in $(printf '%s\n' "${configs[@]}" | shuf); do
     v=$(run "$c")
-    echo "$c $v" >>"$TMP/results"
+    echo "$c $v $r" >>"$TMP/results"
     echo "round $r/$RUNS $c ${v}s" >&2
   done
 done
 
 base=$(awk '$1 == "none" { print $2 }' "$TMP/results" | median)
 echo
-echo "## CPU profiler overhead: cpu_work, $RUNS interleaved runs, median CPU seconds"
+echo "## CPU profiler overhead: cpu_work, $RUNS interleaved rounds, CPU seconds"
 echo
-printf '| %-22s | %10s | %8s | %s |\n' configuration "CPU s" ratio "all runs"
-printf '|%s|%s|%s|%s|\n' "------------------------" "------------" "----------" "------"
+echo "ratio: median CPU time over the median without a profiler. paired: the median"
+echo "over rounds of (this config / no profiler in the same round), which cancels"
+echo "slow drifts of the machine. spread: min..max of the paired ratios."
+echo
+printf '| %-22s | %8s | %7s | %7s | %-15s |\n' configuration "CPU s" ratio paired spread
+printf '|%s|%s|%s|%s|%s|\n' "------------------------" "----------" "---------" "---------" "-----------------"
 for c in "${configs[@]}"; do
   m=$(awk -v c="$c" '$1 == c { print $2 }' "$TMP/results" | median)
-  all=$(awk -v c="$c" '$1 == c { printf "%s ", $2 }' "$TMP/results")
+  awk -v c="$c" '$1 == "none" { n[$3] = $2 } $1 == c { v[$3] = $2 } END { for (r in v) print v[r] / n[r] }' "$TMP/results" >"$TMP/pairs"
+  pm=$(median <"$TMP/pairs")
+  spread=$(sort -g "$TMP/pairs" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f..%.3f", lo, hi }')
   case $c in
   none) name="no profiler" ;;
   scry100) name="scry 100 Hz" ;;
@@ -71,7 +83,7 @@ for c in "${configs[@]}"; do
   gperf1000) name="gperftools 1000 Hz" ;;
   perf100) name="perf record -g 100 Hz" ;;
   esac
-  printf '| %-22s | %10.4f | %8.4f | %s|\n' "$name" "$m" "$(awk -v a="$m" -v b="$base" 'BEGIN { print a / b }')" "$all"
+  printf '| %-22s | %8.4f | %7.4f | %7.4f | %-15s |\n' "$name" "$m" "$(awk -v a="$m" -v b="$base" 'BEGIN { print a / b }')" "$pm" "$spread"
 done
 [ "$have_perf" = 1 ] || echo "(perf record: not available on this machine)"
 
@@ -92,3 +104,8 @@ printf '| %-44s | %8.1f |\n' "scry sample, dwarf/libunwind (signal incl.)" "$dw_
 printf '| %-44s | %8.1f |\n' "timer-like sample, fp (send syscall removed)" "$(awk -v a="$fp_ns" -v b="$send_ns" 'BEGIN { print a - b }')"
 printf '| %-44s | %8.1f |\n' "scry handler alone, frame pointers" "$(awk -v a="$fp_ns" -v b="$base_ns" 'BEGIN { print a - b }')"
 printf '| %-44s | %8.1f |\n' "scry handler alone, dwarf" "$(awk -v a="$dw_ns" -v b="$base_ns" 'BEGIN { print a - b }')"
+
+echo
+echo "Estimated from the per-sample cost (timer-like sample, fp), one busy thread:"
+awk -v ns="$(awk -v a="$fp_ns" -v b="$send_ns" 'BEGIN { print a - b }')" 'BEGIN {
+  printf "  100 Hz: %.4f%% of its CPU; 1000 Hz: %.3f%%\n", 100 * ns * 100 / 1e9, 100 * ns * 1000 / 1e9 }'

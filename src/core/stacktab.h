@@ -16,7 +16,9 @@
 
 #include <stdint.h>
 
-#define SCRY__STACKTAB_MAX (1u << 20)
+/* 65536 distinct stacks: real programs show a few thousand; the worst case
+ * (every stack 128 frames deep) is 64 MiB of frames plus 1.5 MiB of index. */
+#define SCRY__STACKTAB_MAX (1u << 16)
 #define SCRY__STACK_NONE UINT32_MAX
 
 uint32_t scry__stacktab_intern(const uintptr_t *frames, uint32_t n);
