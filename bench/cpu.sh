@@ -7,7 +7,9 @@
 #      rounds, the median of the workload's own CPU time (getrusage before
 #      exit, all threads), and its ratio to the median without a profiler.
 #   2. The cost of one sample: sample_cost under scry (frame pointers and
-#      dwarf), minus nothing, and the same loop with an empty handler.
+#      dwarf), against the same loop with an empty handler and with the
+#      signal ignored (the cost of sending it, which a timer does not pay).
+#   3. The handler's own work without any signal: bench/handler_cost.
 #
 # Usage: bench/cpu.sh [RUNS] (default 5). Needs `make` first.
 set -euo pipefail
@@ -109,3 +111,8 @@ echo
 echo "Estimated from the per-sample cost (timer-like sample, fp), one busy thread:"
 awk -v ns="$(awk -v a="$fp_ns" -v b="$send_ns" 'BEGIN { print a - b }')" 'BEGIN {
   printf "  100 Hz: %.4f%% of its CPU; 1000 Hz: %.3f%%\n", 100 * ns * 100 / 1e9, 100 * ns * 1000 / 1e9 }'
+
+echo
+echo "## The handler's own work, without a signal (bench/handler_cost, 64-deep chain)"
+echo
+"$B/bench/handler_cost" | awk '{ printf "  %-24s %s\n", $1, $2 }'

@@ -5,9 +5,13 @@
  *   fp     (default) follows the frame-pointer chain. Every frame address is
  *          checked against the thread's stack bounds before it is read, so a
  *          function built without frame pointers ends the walk early rather
- *          than faulting. Measured here: see bench/cpu.sh and docs/unwinding.md.
+ *          than faulting.
  *   dwarf  libunwind reads .eh_frame, so it walks code built without frame
- *          pointers too, at a higher cost per frame. libunwind finds
+ *          pointers too, at a higher cost per frame. Measured here (bench/cpu.sh,
+ *          docs/unwinding.md) for a 67-frame stack, unwind + record without the
+ *          signal: fp 104 ns; dwarf 45 us (~0.7 us a frame). The kernel's
+ *          signal delivery around it costs ~2.6 us on the test VM.
+ *          libunwind finds
  *          .eh_frame through dl_iterate_phdr, which takes the loader's lock:
  *          a sample that lands while the same thread is inside dlopen could
  *          deadlock, which is why it is not the default.
