@@ -1,6 +1,6 @@
 # CPU profiler tests: ground truth, symbolization of real samples, and
 # robustness. The programs are built -O2 -g with frame pointers.
-set(CPU_TEST_PROGRAMS cpu_share fork_running many_threads own_sigprof exit_thread sigterm exec_clean)
+set(CPU_TEST_PROGRAMS cpu_share fork_running fork_storm many_threads own_sigprof exit_thread sigterm exec_clean)
 foreach(p ${CPU_TEST_PROGRAMS})
   add_executable(${p} cpu/${p}.c)
   target_compile_options(${p} PRIVATE -O2 -g -fno-omit-frame-pointer)
@@ -18,6 +18,7 @@ set_property(TEST cpu_share_1000hz APPEND PROPERTY ENVIRONMENT "CPU_HZ=1000")
 scry_shell_test(cpu_share_dwarf cpu/share.sh pprof)
 set_property(TEST cpu_share_dwarf APPEND PROPERTY ENVIRONMENT "CPU_HZ=250;UNWIND=dwarf")
 scry_shell_test(cpu_fork_running cpu/fork_running.sh)
+scry_shell_test(cpu_fork_storm cpu/fork_storm.sh)
 scry_shell_test(cpu_many_threads cpu/many_threads.sh)
 scry_shell_test(cpu_own_sigprof cpu/own_sigprof.sh)
 scry_shell_test(cpu_exit_thread cpu/exit_thread.sh)

@@ -13,8 +13,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 
 # flat FILE FUNCTION: the function's flat value for the default sample type.
-flat() { "$DUMP" "$1" | awk -v f="$2" '$1 == "func" && $4 == f { v = $2 } END { print v + 0 }'; }
-cum() { "$DUMP" "$1" | awk -v f="$2" '$1 == "func" && $4 == f { v = $3 } END { print v + 0 }'; }
+flat() { "$DUMP" "$1" | awk -v f="$2" '$1 == "func" && $4 == f { v = $2 } END { printf "%.0f\n", v }'; }
+cum() { "$DUMP" "$1" | awk -v f="$2" '$1 == "func" && $4 == f { v = $3 } END { printf "%.0f\n", v }'; }
 total() { "$DUMP" "$1" | awk '$1 == "total" { print $2 }'; }
 
 # go_reads FILE [FUNCTION]: go tool pprof -top reads the file (and shows FUNCTION).

@@ -56,6 +56,17 @@ void scry__aggregator_drain(void)
 
 static sem_t ready;
 
+void scry__aggregator_drain_and_lock(void)
+{
+    pthread_mutex_lock(&lock);
+    scry__ring_drain(consume, NULL);
+}
+
+void scry__aggregator_unlock(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
 static void *loop(void *arg)
 {
     (void)arg;

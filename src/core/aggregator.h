@@ -12,8 +12,8 @@
  * The thread is scry's own: created with the real pthread_create, all
  * signals blocked, never profiled.
  *
- * Lock: the aggregator lock serialises consumers. Order: aggregator lock ->
- * profile lock -> stacktab lock.
+ * Lock: the aggregator lock serialises consumers and guards what they
+ * build. Order: profile control lock -> aggregator lock -> stacktab lock.
  */
 #ifndef SCRY_CORE_AGGREGATOR_H
 #define SCRY_CORE_AGGREGATOR_H
@@ -29,6 +29,10 @@ int scry__aggregator_start(void);
 void scry__aggregator_stop(void);
 /* Drains the ring now, on the calling thread. */
 void scry__aggregator_drain(void);
+/* Drains, and returns holding the aggregator lock, so that a profile can
+ * read or reset what its consumer built with no consumer running. */
+void scry__aggregator_drain_and_lock(void);
+void scry__aggregator_unlock(void);
 
 /* A request that runs on the aggregator thread: fn(arg byte). */
 typedef void (*scry__request_fn)(int arg);

@@ -119,8 +119,8 @@ static void on_term(int sig, siginfo_t *si, void *uc)
 
 static void prefork(void)
 {
-    /* Outermost first: profile ctl/lock, then the registry, aggregator and
-     * stack table (see each header for the order). */
+    /* In lock order (see each header): the profiles' control locks, the
+     * registry, the aggregator, the stack table. */
     for (int i = 0; scry__profiles[i]; i++) scry__profiles[i]->prefork();
     scry__threads_prefork();
     scry__aggregator_prefork();

@@ -18,7 +18,8 @@
  * a signal was late.
  *
  * Locks: `ctl` serialises start/stop/fork and is outermost; thread hooks run
- * under the threads lock; `lock` guards the per-stack values and is innermost.
+ * under the threads lock; the per-stack values are built by the consumer
+ * under the aggregator lock, and read or reset under it too.
  */
 #define _GNU_SOURCE
 #include "profile/cpu.h"
@@ -46,7 +47,6 @@
 #include "scry.h"
 
 static pthread_mutex_t ctl = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Read by the signal handler. */
 static _Atomic int active;
@@ -60,7 +60,7 @@ static int64_t start_wall_ns;   /* time_nanos */
 static int64_t start_mono_ns, stop_mono_ns;
 static int ever_started;
 
-/* Per stack id: [0] samples, [1] nanoseconds. Guarded by lock. */
+/* Per stack id: [0] samples, [1] nanoseconds. Aggregator lock. */
 static int64_t (*vals)[2];
 static uint32_t vals_cap;
 static uint64_t table_full_drops;
@@ -167,11 +167,10 @@ static void leaving(scry__thread_t *t)
 
 static const scry__thread_hooks_t hooks = {joined, leaving};
 
-/* Aggregator thread: add one sample. */
+/* Consumer, under the aggregator lock: add one sample. */
 static void consume(const scry__sample_t *s)
 {
     uint32_t id = scry__stacktab_intern(s->frames, s->nframes);
-    pthread_mutex_lock(&lock);
     if (id == SCRY__STACK_NONE) {
         table_full_drops += (uint64_t)s->values[0];
     } else {
@@ -181,7 +180,6 @@ static void consume(const scry__sample_t *s)
             void *v = realloc(vals, cap * sizeof *vals);
             if (!v) {
                 table_full_drops += (uint64_t)s->values[0];
-                pthread_mutex_unlock(&lock);
                 return;
             }
             vals = v;
@@ -191,15 +189,15 @@ static void consume(const scry__sample_t *s)
         vals[id][0] += s->values[0];
         vals[id][1] += s->values[1];
     }
-    pthread_mutex_unlock(&lock);
 }
 
+/* Samples still in the ring belong to the previous run: drained first. */
 static void reset_data(void)
 {
-    pthread_mutex_lock(&lock);
+    scry__aggregator_drain_and_lock();
     if (vals) memset(vals, 0, vals_cap * sizeof *vals);
     table_full_drops = 0;
-    pthread_mutex_unlock(&lock);
+    scry__aggregator_unlock();
     atomic_store(&overruns, 0);
     atomic_store(&timer_failures, 0);
     ring_drops_at_start = scry__ring_drops();
@@ -315,7 +313,6 @@ typedef struct {
 static int cpu_write_fd(int fd)
 {
     if (!ever_started) return -EINVAL;
-    scry__aggregator_drain();
 
     pthread_mutex_lock(&ctl);
     int64_t end = stop_mono_ns ? stop_mono_ns : now_ns(CLOCK_MONOTONIC);
@@ -323,19 +320,19 @@ static int cpu_write_fd(int fd)
     int hz = run_hz, setitimer_mode = use_setitimer, mode = unwind_mode;
     pthread_mutex_unlock(&ctl);
 
-    pthread_mutex_lock(&lock);
+    scry__aggregator_drain_and_lock();
     uint32_t n = 0;
     for (uint32_t i = 0; i < vals_cap; i++) n += vals[i][0] != 0;
     row_t *rows = malloc((n ? n : 1) * sizeof *rows);
     if (!rows) {
-        pthread_mutex_unlock(&lock);
+        scry__aggregator_unlock();
         return -ENOMEM;
     }
     n = 0;
     for (uint32_t i = 0; i < vals_cap; i++)
         if (vals[i][0]) rows[n++] = (row_t){i, {vals[i][0], vals[i][1]}};
     uint64_t full = table_full_drops;
-    pthread_mutex_unlock(&lock);
+    scry__aggregator_unlock();
 
     static const scry__value_type_t types[] = {{"samples", "count"}, {"cpu", "nanoseconds"}};
     scry__pprof_t *p = scry__pprof_new(types, 2, types[1], period);
@@ -386,12 +383,10 @@ int scry__cpu_set_hz(int hz)
 static void cpu_prefork(void)
 {
     pthread_mutex_lock(&ctl);
-    pthread_mutex_lock(&lock);
 }
 
 static void cpu_postfork_parent(void)
 {
-    pthread_mutex_unlock(&lock);
     pthread_mutex_unlock(&ctl);
 }
 
@@ -400,7 +395,6 @@ static void cpu_postfork_parent(void)
  * trimmed to the forking thread. */
 static void cpu_postfork_child(void)
 {
-    pthread_mutex_unlock(&lock);
     if (atomic_load(&active)) {
         reset_data();
         start_wall_ns = now_ns(CLOCK_REALTIME);

@@ -8,6 +8,10 @@
 #define SCRY_CLI_H
 
 int scry_cmd_run(int argc, char **argv);
+/* Prints "scry CMD: <message>", a blank line and the usage on stderr, and
+ * returns 2: the one way every subcommand refuses its arguments. */
+int scry_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int scry_cmd_top(int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
  * main.c - the scry command line: dispatches to one subcommand per file
  * (run.c, top.c). Every subcommand answers --help and exits 2 on a bad flag.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,17 @@ static const char usage[] =
     "  top   print the top functions of a profile: scry top [-n N] [--cum] FILE\n"
     "\n"
     "'scry <command> --help' describes a command.\n";
+
+int scry_cli_usage_error(const char *cmd, const char *usage_text, const char *fmt, ...)
+{
+    fprintf(stderr, "scry %s: ", cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n\n%s", usage_text);
+    return 2;
+}
 
 int main(int argc, char **argv)
 {

@@ -43,19 +43,12 @@ static const char usage[] =
     "      --unwind MODE    fp (frame pointers, default) or dwarf (libunwind)\n"
     "  -h, --help           this text\n";
 
-static int bad(const char *fmt, const char *arg)
-{
-    fputs("scry run: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\n\n", stderr);
-    fputs(usage, stderr);
-    return 2;
-}
+#define bad(...) scry_cli_usage_error("run", usage, __VA_ARGS__)
 
 static int check_profiles(const char *list)
 {
     const char *s = list;
-    if (!*s) return bad("-p needs at least one profile name%s", "");
+    if (!*s) return bad("-p needs at least one profile name");
     while (*s) {
         size_t len = strcspn(s, ",");
         char name[64];
@@ -177,8 +170,8 @@ int scry_cmd_run(int argc, char **argv)
     }
     if (unwind && strcmp(unwind, "fp") && strcmp(unwind, "dwarf"))
         return bad("--unwind must be fp or dwarf, not '%s'", unwind);
-    if (optind >= argc) return bad("no command to run%s", "");
-    if (!*dir) return bad("-o needs a directory%s", "");
+    if (optind >= argc) return bad("no command to run");
+    if (!*dir) return bad("-o needs a directory");
 
     char lib[PATH_MAX];
     if (find_library(lib, sizeof lib) != 0) {

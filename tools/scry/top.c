@@ -25,14 +25,7 @@ static const char usage[] =
     "  --cum                sort by cum instead of flat\n"
     "  -h, --help           this text\n";
 
-static int bad(const char *fmt, const char *arg)
-{
-    fputs("scry top: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\n\n", stderr);
-    fputs(usage, stderr);
-    return 2;
-}
+#define bad(...) scry_cli_usage_error("top", usage, __VA_ARGS__)
 
 /* "%.2f" of x with trailing zeros dropped, then the suffix: 1.5s, 470ms. */
 static void fmt_scaled(char *buf, size_t len, double x, const char *suffix)
@@ -123,7 +116,7 @@ int scry_cmd_top(int argc, char **argv)
         default: return bad("unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind >= argc) return bad("no profile file given%s", "");
+    if (optind >= argc) return bad("no profile file given");
     if (optind + 1 < argc) return bad("one profile file at a time ('%s' is extra)", argv[optind + 1]);
     const char *path = argv[optind];
 
