@@ -3,7 +3,8 @@
 # first_function does 3/4 of identical work on one thread,
 # second_function 1/4 on another. Checks, at $CPU_HZ (and $UNWIND):
 #   - first_function's share of CPU time is 75% +/- 2 points;
-#   - the profile's total is within 5% of the process's own CPU time;
+#   - the profile's total is within 5% of the process's own CPU time, and
+#     no sample was dropped;
 #   - first_function is symbolized with cpu_share.c:line, and the inlined
 #     spin() as an extra line of the same location;
 #   - go tool pprof and scry top read the file.
@@ -28,5 +29,8 @@ within "$t" "$ru" 0.95 1.05 || fail "profile total $t ns is not within 5% of rus
 "$DUMP" "$p" | grep -E '^loc .*\| spin [^ ]*common\.h:[0-9]+ ; first_function [^ ]*cpu_share\.c:[0-9]+' >/dev/null ||
   fail "inlined spin() not shown inside first_function"
 
+# No loss at this rate: nothing dropped, by the ring or the stack table.
+"$DUMP" "$p" | grep -q '^comment dropped samples: 0 (ring full), 0 (stack table full)$' ||
+  fail "samples were dropped: $("$DUMP" "$p" | grep dropped)"
 go_reads "$p" first_function
 pass "share $share% (75 +/- 2), total/rusage $(awk -v a="$t" -v b="$ru" 'BEGIN{printf "%.4f", a/b}')"
