@@ -124,11 +124,6 @@ const uintptr_t *scry__stacktab_get(uint32_t id, uint32_t *n)
     return e->frames;
 }
 
-uint32_t scry__stacktab_count(void)
-{
-    return atomic_load_explicit(&count, memory_order_acquire);
-}
-
 void scry__stacktab_prefork(void)
 {
     pthread_mutex_lock(&lock);

@@ -23,8 +23,6 @@
 
 uint32_t scry__stacktab_intern(const uintptr_t *frames, uint32_t n);
 const uintptr_t *scry__stacktab_get(uint32_t id, uint32_t *n);
-/* Ids below this value are valid. */
-uint32_t scry__stacktab_count(void);
 
 void scry__stacktab_prefork(void);
 void scry__stacktab_postfork_parent(void);

@@ -24,8 +24,6 @@ static __thread scry__thread_t *self;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static scry__thread_t *list;
-static int alive;
-static uint64_t created;
 static pthread_key_t key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static const scry__thread_hooks_t *hooks[4];
@@ -42,7 +40,6 @@ static void unlink_locked(scry__thread_t *t)
     for (scry__thread_t **p = &list; *p; p = &(*p)->next) {
         if (*p == t) {
             *p = t->next;
-            alive--;
             return;
         }
     }
@@ -120,9 +117,7 @@ void scry__thread_register(void)
     } else {
         t->next = list;
         list = t;
-        alive++;
     }
-    created++;
     self = t;
     pthread_setspecific(key, t);
     run_joined_locked(t);
@@ -178,7 +173,6 @@ void scry__threads_scan(void)
         scry__thread_t *t = *p;
         if (t->foreign && syscall(SYS_tgkill, pid, t->tid, 0) < 0 && errno == ESRCH) {
             *p = t->next;
-            alive--;
             run_leaving_locked(t);
             free(t);
         } else {
@@ -197,28 +191,11 @@ void scry__threads_scan(void)
             t->foreign = 1;
             t->next = list;
             list = t;
-            alive++;
             run_joined_locked(t);
         }
         closedir(d);
     }
     pthread_mutex_unlock(&lock);
-}
-
-uint64_t scry__threads_created(void)
-{
-    pthread_mutex_lock(&lock);
-    uint64_t n = created;
-    pthread_mutex_unlock(&lock);
-    return n;
-}
-
-int scry__threads_alive(void)
-{
-    pthread_mutex_lock(&lock);
-    int n = alive;
-    pthread_mutex_unlock(&lock);
-    return n;
 }
 
 void scry__threads_prefork(void)
@@ -236,7 +213,6 @@ void scry__threads_postfork_child(void)
     memset(internal, 0, sizeof internal); /* they did not cross the fork */
     scry__thread_t *t = list;
     list = NULL;
-    alive = 0;
     while (t) {
         scry__thread_t *next = t->next;
         if (t == self) {
@@ -244,7 +220,6 @@ void scry__threads_postfork_child(void)
             t->has_cpu_timer = 0;
             t->foreign = 0;
             list = t;
-            alive = 1;
         } else {
             free(t);
         }

@@ -54,9 +54,6 @@ void scry__threads_scan(void);
 /* Marks the calling thread as scry's own: never registered, never
  * profiled, skipped by scans. At most 4 such threads. */
 void scry__threads_mark_internal(void);
-/* Threads created since the start, and alive now (records). */
-uint64_t scry__threads_created(void);
-int scry__threads_alive(void);
 
 void scry__threads_prefork(void);
 void scry__threads_postfork_parent(void);
