@@ -57,7 +57,9 @@ void scry__unwind_init(int mode)
     if (mode == SCRY__UNWIND_DWARF) unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 }
 
-uint32_t scry__unwind_dwarf_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max)
+/* The step-by-step walk from the signal's context: exact, but libunwind 1.6
+ * spends ~0.7 us a frame in it (45 us for 64 frames, bench/handler_cost). */
+static uint32_t dwarf_step_walk(const ucontext_t *uc, uintptr_t *out, uint32_t max)
 {
     unw_cursor_t c;
     if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0) {
@@ -74,4 +76,30 @@ uint32_t scry__unwind_dwarf_as_safe(const ucontext_t *uc, uintptr_t *out, uint32
         n++;
     } while (n < max && unw_step(&c) > 0);
     return n;
+}
+
+/* Frames of the handler itself above the signal frame: on_sigprof, this
+ * function, unw_backtrace's own, the kernel's restorer. */
+#define HANDLER_FRAMES 16
+
+uint32_t scry__unwind_dwarf_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max)
+{
+    /* unw_backtrace takes libunwind's cached fast-trace path (~0.5 us for 64
+     * frames, against ~45 us for unw_step) and walks through the signal
+     * frame; the interrupted frames start where the trace meets the
+     * context's pc. If it does not (the fast path gave up early), fall back
+     * to the exact step-by-step walk. */
+    uintptr_t pc, fp, sp;
+    regs(uc, &pc, &fp, &sp);
+    void *buf[SCRY__UNWIND_MAX + HANDLER_FRAMES];
+    if (max > SCRY__UNWIND_MAX) max = SCRY__UNWIND_MAX;
+    int n = unw_backtrace(buf, (int)(max + HANDLER_FRAMES));
+    for (int i = 0; i < n && i < HANDLER_FRAMES; i++) {
+        if ((uintptr_t)buf[i] != pc) continue;
+        uint32_t k = 0;
+        out[k++] = pc;
+        for (int j = i + 1; j < n && k < max; j++) out[k++] = (uintptr_t)buf[j] - 1;
+        return k;
+    }
+    return dwarf_step_walk(uc, out, max);
 }

@@ -28,6 +28,10 @@
 
 enum { SCRY__UNWIND_FP = 0, SCRY__UNWIND_DWARF = 1 };
 
+/* The most frames either unwinder returns (callers pass the ring's
+ * SCRY__MAX_FRAMES, which must not exceed it). */
+#define SCRY__UNWIND_MAX 128
+
 /* Called once, outside any handler, before the first dwarf unwind. */
 void scry__unwind_init(int mode);
 uint32_t scry__unwind_fp_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max);
