@@ -332,7 +332,8 @@ typedef struct {
     u64map_t loc_of_addr; /* address -> 1-based location index */
     u64map_t fn_index;    /* hash of name/system/file -> 1-based function index, probed */
     Location *locs;
-    size_t nlocs, caplocs;
+    size_t *first_line; /* per location: index of its first entry in lines */
+    size_t nlocs, caplocs, capfirst;
     Line *lines;
     size_t nlines, caplines;
     Function *fns;
@@ -374,7 +375,9 @@ static uint64_t location_id(build_t *b, scry__symbolizer_t *sym, uintptr_t addr)
     uint32_t *slot = u64map_slot(&b->loc_of_addr, addr);
     if (!slot) return 0;
     if (*slot) return *slot;
-    if (grow((void **)&b->locs, b->nlocs, &b->caplocs, 1, sizeof *b->locs)) return 0;
+    if (grow((void **)&b->locs, b->nlocs, &b->caplocs, 1, sizeof *b->locs) ||
+        grow((void **)&b->first_line, b->nlocs, &b->capfirst, 1, sizeof *b->first_line))
+        return 0;
     b->loc_of_addr.n++;
     Location *l = &b->locs[b->nlocs];
     perftools__profiles__location__init(l);
@@ -384,10 +387,10 @@ static uint64_t location_id(build_t *b, scry__symbolizer_t *sym, uintptr_t addr)
     if (m >= 0) l->mapping_id = (uint64_t)m + 1;
     scry__frame_t fr[MAX_INLINE];
     int n = scry__symbolize(sym, addr, fr, MAX_INLINE);
-    /* Lines are stored in one array; locations point into it after the
-     * array stops growing (see finish_lines). Keep the start offset. */
+    /* Lines go in one array that may still move; l->line is pointed into it
+     * once every location is known. */
     l->n_line = 0;
-    l->line = (Line **)(uintptr_t)b->nlines; /* offset, fixed up later */
+    b->first_line[b->nlocs] = b->nlines;
     for (int i = 0; i < n; i++) {
         if (grow((void **)&b->lines, b->nlines, &b->caplines, 1, sizeof *b->lines)) break;
         Line *ln = &b->lines[b->nlines++];
@@ -499,7 +502,7 @@ int scry__pprof_write_fd(scry__pprof_t *p, int fd)
     }
     for (size_t i = 0; i < b.nlines; i++) line_ptrs[i] = &b.lines[i];
     for (size_t i = 0; i < b.nlocs; i++) {
-        b.locs[i].line = line_ptrs + (size_t)(uintptr_t)b.locs[i].line;
+        b.locs[i].line = line_ptrs + b.first_line[i];
         loc_ptrs[i] = &b.locs[i];
     }
     for (size_t i = 0; i < b.nfns; i++) fn_ptrs[i] = &b.fns[i];
@@ -568,6 +571,7 @@ out:
     free(b.maps);
     free(b.map_used_flags);
     free(b.locs);
+    free(b.first_line);
     free(b.lines);
     free(b.fns);
     u64map_free(&b.loc_of_addr);

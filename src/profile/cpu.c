@@ -93,7 +93,9 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
         errno = saved;
         return;
     }
-    if (atomic_load_explicit(&active, memory_order_relaxed)) {
+    /* acquire: pairs with start's store, after which period_ns and
+     * unwind_mode are set (a plain load on x86-64). */
+    if (atomic_load_explicit(&active, memory_order_acquire)) {
         int64_t weight = 1;
         if (!use_setitimer && si->si_overrun > 0) {
             weight += si->si_overrun;
