@@ -6,7 +6,7 @@ usage() { # args...
   local st
   set +e; "$SCRY" run "$@" >"$WORK/o" 2>"$WORK/e"; st=$?; set -e
   [ "$st" = 2 ] || fail "scry run $*: exit $st, want 2"
-  head -1 "$WORK/e" | grep -q "^scry run: " || fail "scry run $*: first line: $(head -1 "$WORK/e")"
+  head -1 "$WORK/e" | grep "^scry run: " >/dev/null || fail "scry run $*: first line: $(head -1 "$WORK/e")"
   grep -q "^usage: scry run" "$WORK/e" || fail "scry run $*: no usage"
   echo "run $*: $(head -1 "$WORK/e")"
 }
@@ -26,7 +26,7 @@ set +e; "$SCRY" run -o "$WORK/o2" -- /nonexistent/program 2>"$WORK/e"; st=$?; se
 grep -q "cannot run" "$WORK/e" || fail "missing program: $(cat "$WORK/e")"
 set +e; "$SCRY" 2>/dev/null; st=$?; "$SCRY" bogus 2>/dev/null; st2=$?; set -e
 [ "$st" = 2 ] && [ "$st2" = 2 ] || fail "scry without/with unknown command: $st $st2"
-"$SCRY" run --help | grep -q "^usage: scry run" || fail "run --help"
+"$SCRY" run --help | grep "^usage: scry run" >/dev/null || fail "run --help"
 # A bad environment variable in a preloaded program: one line, program runs.
 out=$(SCRY_CPU_HZ=abc "$SCRY" run -o "$WORK/o3" -- sh -c 'echo ran' 2>&1)
 grep -q "^ran$" <<<"$out" || fail "program did not run with a bad SCRY_CPU_HZ"

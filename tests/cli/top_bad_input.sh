@@ -60,7 +60,7 @@ usage() { # args...
   local st
   set +e; "$SCRY" top "$@" >"$WORK/o" 2>"$WORK/e"; st=$?; set -e
   [ "$st" = 2 ] || fail "scry top $*: exit $st, want 2"
-  head -1 "$WORK/e" | grep -q "^scry top: " || fail "scry top $*: first line: $(head -1 "$WORK/e")"
+  head -1 "$WORK/e" | grep "^scry top: " >/dev/null || fail "scry top $*: first line: $(head -1 "$WORK/e")"
   [ -z "$(sed -n 2p "$WORK/e")" ] || fail "scry top $*: second line not blank: $(cat "$WORK/e")"
   tail -n +3 "$WORK/e" | cmp -s - <("$SCRY" top --help) || fail "scry top $*: the usage does not follow: $(cat "$WORK/e")"
   [ ! -s "$WORK/o" ] || fail "scry top $* printed on stdout"
