@@ -11,9 +11,11 @@
  *   - Linked programs: link with -lscry and drive the profiles with the
  *     functions below. They may be combined with the environment variables.
  *
- * Profiles are named as in Go: "cpu" (this release); "heap", "allocs",
- * "mutex", "block", "threads" and "wall" are reserved and return
- * -ENOTSUP until they are implemented.
+ * Profiles are named as in Go: "cpu", "heap" and "allocs" (this release);
+ * "mutex", "block", "threads" and "wall" are reserved and return -ENOTSUP
+ * until they are implemented. "heap" and "allocs" are one set of samples
+ * of every malloc-family allocation (and C++ new), shown by default as
+ * memory in use (heap) or allocated since the start (allocs).
  *
  * Every function returns 0 on success or a negative errno value; pass it to
  * scry_strerror() for a message. No function here may be called from a
@@ -48,6 +50,25 @@ extern "C" {
  * Takes effect at the next scry_profile_start("cpu"); -EBUSY while the CPU
  * profile runs, -EINVAL outside 1..SCRY_CPU_HZ_MAX. */
 SCRY_API int scry_cpu_set_hz(int hz);
+
+/* Default heap sampling rate: one sample per 512 KiB allocated on average,
+ * as Go's runtime.MemProfileRate. */
+#define SCRY_HEAP_RATE_DEFAULT 524288
+#define SCRY_HEAP_RATE_MAX (1LL << 40)
+
+/* Sets the mean number of bytes allocated between heap samples (1 samples
+ * every allocation). -EBUSY while "heap" or "allocs" runs, -EINVAL below 1
+ * or above SCRY_HEAP_RATE_MAX. */
+SCRY_API int scry_heap_set_rate(long bytes);
+
+/* Exact counts of every allocation and free the process made since scry
+ * loaded, all threads, in the allocator's usable sizes
+ * (malloc_usable_size). Kept whether or not a heap profile runs. */
+typedef struct {
+    unsigned long long alloc_objects, alloc_bytes;
+    unsigned long long free_objects, free_bytes;
+} scry_heap_totals_t;
+SCRY_API int scry_heap_totals(scry_heap_totals_t *out);
 
 /* Starts the named profile. Samples accumulate until scry_profile_stop().
  * -EINVAL for an unknown name, -ENOTSUP for a profile not built yet,

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "profile/heap.h"
 #include "profile/profile.h"
 
 #define SCRY_EXPORT __attribute__((visibility("default")))
@@ -24,6 +25,24 @@ static int lookup(const char *name, const scry__profile_t **out)
 SCRY_EXPORT int scry_cpu_set_hz(int hz)
 {
     return scry__cpu_set_hz(hz);
+}
+
+SCRY_EXPORT int scry_heap_set_rate(long bytes)
+{
+    if (bytes < 1 || bytes > SCRY_HEAP_RATE_MAX) return -EINVAL;
+    return scry__heap_set_rate(bytes);
+}
+
+SCRY_EXPORT int scry_heap_totals(scry_heap_totals_t *out)
+{
+    if (!out) return -EINVAL;
+    scry__heap_totals_t t;
+    scry__heap_totals(&t);
+    out->alloc_objects = t.alloc_objects;
+    out->alloc_bytes = t.alloc_bytes;
+    out->free_objects = t.free_objects;
+    out->free_bytes = t.free_bytes;
+    return 0;
 }
 
 SCRY_EXPORT int scry_profile_start(const char *name)
@@ -55,7 +74,7 @@ SCRY_EXPORT int scry_profile_write_fd(const char *name, int fd)
     int rc = lookup(name, &p);
     if (rc < 0) return rc;
     if (fd < 0) return -EBADF;
-    return p->write_fd(fd);
+    return scry__profile_write_fd(p, fd);
 }
 
 /* Messages for the values scry returns itself; any other errno gets libc's. */

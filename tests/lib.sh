@@ -30,3 +30,10 @@ go_reads() {
 
 # ratio_ok A B LO HI: LO <= A/B <= HI, with awk floats.
 within() { awk -v a="$1" -v b="$2" -v lo="$3" -v hi="$4" 'BEGIN { r = a / b; exit !(r >= lo && r <= hi) }'; }
+
+# cum_at / flat_at FILE FUNCTION SAMPLE_INDEX: the same for another sample type.
+# The function name is the rest of the line: C++ names have spaces.
+cum_at() { "$DUMP" "$1" --sample-index "$3" | awk -v f="$2" '$1 == "func" { n = $0; sub(/^func [^ ]+ [^ ]+ /, "", n); if (n == f) v = $3 } END { printf "%.0f\n", v }'; }
+flat_at() { "$DUMP" "$1" --sample-index "$3" | awk -v f="$2" '$1 == "func" { n = $0; sub(/^func [^ ]+ [^ ]+ /, "", n); if (n == f) v = $2 } END { printf "%.0f\n", v }'; }
+# eq WHAT GOT WANT: exact equality, or fail.
+eq() { [ "$2" = "$3" ] || fail "$1: got $2, want $3"; }

@@ -15,7 +15,8 @@
 #include "core/unwind.h"
 #include "scry.h"
 
-scry__config_t scry__config = {.cpu_hz = SCRY_CPU_HZ_DEFAULT, .out_dir = "scry-out"};
+scry__config_t scry__config = {
+    .cpu_hz = SCRY_CPU_HZ_DEFAULT, .heap_rate = SCRY_HEAP_RATE_DEFAULT, .out_dir = "scry-out"};
 
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
@@ -59,6 +60,13 @@ void scry__config_load(void)
         else
             scry__log("SCRY_CPU_HZ=\"%s\" is not a whole number from 1 to %d; using %d", v,
                       SCRY_CPU_HZ_MAX, scry__config.cpu_hz);
+    }
+    if ((v = getenv("SCRY_HEAP_RATE"))) {
+        if (parse_int(v, 1, SCRY_HEAP_RATE_MAX, &n) == 0)
+            scry__config.heap_rate = n;
+        else
+            scry__log("SCRY_HEAP_RATE=\"%s\" is not a whole number of bytes from 1 to %lld; using %ld",
+                      v, (long long)SCRY_HEAP_RATE_MAX, scry__config.heap_rate);
     }
     if ((v = getenv("SCRY_UNWIND"))) {
         if (!strcmp(v, "fp"))

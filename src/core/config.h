@@ -7,6 +7,7 @@
  *   SCRY_OUT        directory for profiles written at exit (./scry-out)
  *   SCRY_CPU_HZ     CPU sampling rate, 1..10000 (100)
  *   SCRY_UNWIND     fp | dwarf (fp)
+ *   SCRY_HEAP_RATE  mean bytes between heap samples, 1..2^40 (524288, Go's)
  *   SCRY_ROOT_PID   set by `scry run`: the process that writes <name>.pb.gz;
  *                   every other process writes <name>.<pid>.pb.gz
  */
@@ -19,6 +20,7 @@
 typedef struct {
     unsigned profiles; /* bit i: scry__profile_names[i] */
     int cpu_hz;
+    long heap_rate;
     int unwind;
     char out_dir[PATH_MAX];
     pid_t root_pid;

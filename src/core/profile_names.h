@@ -16,8 +16,8 @@ typedef struct {
 
 static const scry__profile_name_t scry__profile_names[] = {
     {"cpu", 1, "CPU time, sampled per thread"},
-    {"heap", 0, "live heap memory"},
-    {"allocs", 0, "all heap allocations"},
+    {"heap", 1, "live heap memory"},
+    {"allocs", 1, "all heap allocations"},
     {"mutex", 0, "lock holders that made others wait"},
     {"block", 0, "time spent blocked"},
     {"threads", 0, "stacks of every thread"},

@@ -145,6 +145,7 @@ void scry__threads_foreach(void (*fn)(scry__thread_t *t, void *arg), void *arg)
 
 void scry__threads_mark_internal(void)
 {
+    scry__tls.busy = 1;
     pid_t tid = gettid_();
     pthread_mutex_lock(&lock);
     for (int i = 0; i < 4; i++) {

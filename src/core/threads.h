@@ -31,6 +31,10 @@ typedef struct scry__thread {
 typedef struct {
     uintptr_t stack_lo, stack_hi;
     pid_t tid;
+    /* > 0 while the thread runs scry's own code (and always on scry's own
+     * threads): its allocations are not sampled, and nothing that could
+     * wait for a lock scry holds on this thread is attempted. */
+    int busy;
 } scry__tls_t;
 
 extern __thread scry__tls_t scry__tls __attribute__((tls_model("initial-exec")));

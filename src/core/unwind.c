@@ -31,15 +31,10 @@ static void regs(const ucontext_t *uc, uintptr_t *pc, uintptr_t *fp, uintptr_t *
 #endif
 }
 
-uint32_t scry__unwind_fp_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max)
+/* Follows the chain from frame fp; frames must lie in [lo, hi). */
+static uint32_t fp_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, uint32_t n,
+                        uint32_t max)
 {
-    uintptr_t pc, fp, sp;
-    regs(uc, &pc, &fp, &sp);
-    uint32_t n = 0;
-    out[n++] = pc;
-    uintptr_t lo = scry__tls.stack_lo, hi = scry__tls.stack_hi;
-    if (hi == 0) return n; /* foreign thread: bounds unknown, read nothing */
-    if (sp > lo) lo = sp;
     while (n < max) {
         if (fp < lo || fp > hi - 2 * sizeof(uintptr_t) || (fp & (sizeof(uintptr_t) - 1))) break;
         const uintptr_t *frame = (const uintptr_t *)fp;
@@ -50,6 +45,35 @@ uint32_t scry__unwind_fp_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t 
         fp = next;
     }
     return n;
+}
+
+uint32_t scry__unwind_fp_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max)
+{
+    uintptr_t pc, fp, sp;
+    regs(uc, &pc, &fp, &sp);
+    uint32_t n = 0;
+    out[n++] = pc;
+    uintptr_t lo = scry__tls.stack_lo, hi = scry__tls.stack_hi;
+    if (hi == 0) return n; /* foreign thread: bounds unknown, read nothing */
+    if (sp > lo) lo = sp;
+    return fp_walk(fp, lo, hi, out, n, max);
+}
+
+__attribute__((noinline)) uint32_t scry__unwind_fp_here(uintptr_t *out, uint32_t max)
+{
+    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t hi = scry__tls.stack_hi;
+    if (hi == 0) return 0;
+    return fp_walk(fp, fp, hi, out, 0, max);
+}
+
+__attribute__((noinline)) uint32_t scry__unwind_dwarf_here(uintptr_t *out, uint32_t max)
+{
+    void *buf[SCRY__UNWIND_MAX];
+    if (max > SCRY__UNWIND_MAX) max = SCRY__UNWIND_MAX;
+    int n = unw_backtrace(buf, (int)max);
+    for (int i = 0; i < n; i++) out[i] = (uintptr_t)buf[i] - 1;
+    return n > 0 ? (uint32_t)n : 0;
 }
 
 void scry__unwind_init(int mode)

@@ -38,4 +38,12 @@ void scry__unwind_init(int mode);
 uint32_t scry__unwind_fp_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max);
 uint32_t scry__unwind_dwarf_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max);
 
+/* The calling thread's own stack, from the caller of these functions
+ * outwards (for the heap profile, which samples inside malloc, not in a
+ * handler). Every frame is a return address minus one; the first frames are
+ * the caller's own. The fp walk needs the thread's stack bounds and returns
+ * 0 without them. Not async-signal-safe in dwarf mode (libunwind's cache). */
+uint32_t scry__unwind_fp_here(uintptr_t *out, uint32_t max);
+uint32_t scry__unwind_dwarf_here(uintptr_t *out, uint32_t max);
+
 #endif

@@ -25,11 +25,19 @@ const scry__profile_t *scry__profile_find(const char *name);
 /* Every implemented profile, NULL-terminated. */
 extern const scry__profile_t *const scry__profiles[];
 
+/* Writes profile p to fd (not closed), as scry's own work: what it
+ * allocates is not sampled. 0 or a negative errno. */
+int scry__profile_write_fd(const scry__profile_t *p, int fd);
 /* Writes profile p to path atomically: a temporary file in the same
  * directory, then rename(2). 0 or a negative errno. */
 int scry__profile_write_path(const scry__profile_t *p, const char *path);
 
 extern const scry__profile_t scry__cpu_profile;
+/* "heap" and "allocs": one set of samples, two default views. */
+extern const scry__profile_t scry__heap_profile;
+extern const scry__profile_t scry__allocs_profile;
+/* Heap sampling rate in bytes (1: every allocation); -EBUSY while running. */
+int scry__heap_set_rate(long rate);
 /* CPU profile settings, read by the API. */
 int scry__cpu_set_hz(int hz);
 

@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "core/profile_names.h"
+#include "core/threads.h"
 
-const scry__profile_t *const scry__profiles[] = {&scry__cpu_profile, NULL};
+const scry__profile_t *const scry__profiles[] = {&scry__cpu_profile, &scry__heap_profile,
+                                                 &scry__allocs_profile, NULL};
 
 static const scry__profile_t reserved = {.name = "reserved"};
 
@@ -25,6 +27,16 @@ const scry__profile_t *scry__profile_find(const char *name)
     return NULL;
 }
 
+int scry__profile_write_fd(const scry__profile_t *p, int fd)
+{
+    /* Writing allocates a lot (symbols, encoding): none of it is the
+     * program's, so none of it is sampled. */
+    scry__tls.busy++;
+    int rc = p->write_fd(fd);
+    scry__tls.busy--;
+    return rc;
+}
+
 int scry__profile_write_path(const scry__profile_t *p, const char *path)
 {
     char tmp[4096];
@@ -32,7 +44,7 @@ int scry__profile_write_path(const scry__profile_t *p, const char *path)
     if (n < 0 || n >= (int)sizeof tmp) return -ENAMETOOLONG;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
-    int rc = p->write_fd(fd);
+    int rc = scry__profile_write_fd(p, fd);
     if (close(fd) < 0 && rc == 0) rc = -errno;
     if (rc == 0 && rename(tmp, path) < 0) rc = -errno;
     if (rc != 0) unlink(tmp);

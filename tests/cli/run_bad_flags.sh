@@ -11,11 +11,14 @@ usage() { # args...
   echo "run $*: $(head -1 "$WORK/e")"
 }
 usage -p bogus -- true
-usage -p heap -- true
-grep -q "not available" "$WORK/e" || fail "-p heap should say it is not available yet"
+usage -p mutex -- true
+grep -q "not available" "$WORK/e" || fail "-p mutex should say it is not available yet"
 usage -p cpu,,cpu -- true
 usage --cpu-hz 0 -- true
 usage --cpu-hz abc -- true
+usage --heap-rate 0 -- true
+usage --heap-rate 1x -- true
+usage --heap-rate 99999999999999999999 -- true
 usage --cpu-hz 10001 -- true
 usage --unwind frames -- true
 usage --bogus -- true
@@ -30,4 +33,8 @@ set +e; "$SCRY" 2>/dev/null; st=$?; "$SCRY" bogus 2>/dev/null; st2=$?; set -e
 # A bad environment variable in a preloaded program: one line, program runs.
 out=$(SCRY_CPU_HZ=abc "$SCRY" run -o "$WORK/o3" -- sh -c 'echo ran' 2>&1)
 grep -q "^ran$" <<<"$out" || fail "program did not run with a bad SCRY_CPU_HZ"
+out=$(SCRY_HEAP_RATE=-5 "$SCRY" run -p heap -o "$WORK/o4" -- sh -c 'echo ran' 2>&1)
+grep -q "^ran$" <<<"$out" || fail "program did not run with a bad SCRY_HEAP_RATE"
+[ "$(grep -c 'SCRY_HEAP_RATE="-5" is not a whole number' <<<"$out")" = 1 ] ||
+  fail "a bad SCRY_HEAP_RATE is not said exactly once: $out"
 pass "bad flags refused"

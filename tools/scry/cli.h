@@ -13,5 +13,10 @@ int scry_cmd_run(int argc, char **argv);
 int scry_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int scry_cmd_top(int argc, char **argv);
+/* After `scry run`: the exact heap totals of the heap or allocs profile at
+ * path, and with leaks, the largest sites still in use (rows of them).
+ * 0, or -1 after saying why. */
+#include <stdio.h>
+int scry_print_heap_summary(const char *path, int leaks, int rows, FILE *out);
 
 #endif

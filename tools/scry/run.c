@@ -31,15 +31,20 @@
 #endif
 
 static const char usage[] =
-    "usage: scry run [-p PROFILES] [-o DIR] [--cpu-hz N] [--unwind fp|dwarf] -- CMD [ARGS...]\n"
+    "usage: scry run [-p PROFILES] [-o DIR] [--cpu-hz N] [--heap-rate N] [--unwind fp|dwarf]\n"
+    "                -- CMD [ARGS...]\n"
     "\n"
     "Runs CMD with libscry.so preloaded and writes DIR/<profile>.pb.gz for it\n"
     "(descendant processes write DIR/<profile>.<pid>.pb.gz). Exits with CMD's status.\n"
     "\n"
-    "  -p, --profiles LIST  comma list of profiles (default: cpu). Known: cpu;\n"
-    "                       heap, allocs, mutex, block, threads, wall are not available yet\n"
+    "  -p, --profiles LIST  comma list of profiles (default: cpu). Known: cpu, heap\n"
+    "                       (memory in use; prints the sites still holding memory at\n"
+    "                       exit), allocs (all allocations); mutex, block, threads,\n"
+    "                       wall are not available yet\n"
     "  -o, --output DIR     where profiles go (default: ./scry-out)\n"
     "      --cpu-hz N       CPU samples per second of CPU time, 1..10000 (default: 100)\n"
+    "      --heap-rate N    heap sample every N bytes allocated on average (default:\n"
+    "                       524288, as Go; 1 records every allocation)\n"
     "      --unwind MODE    fp (frame pointers, default) or dwarf (libunwind)\n"
     "  -h, --help           this text\n";
 
@@ -57,7 +62,7 @@ static int check_profiles(const char *list)
         if (len == 0) return bad("empty profile name in '%s'", list);
         if (i < 0) return bad("unknown profile '%s' (known: cpu, heap, allocs, mutex, block, threads, wall)", name);
         if (!scry__profile_names[i].available)
-            return bad("the '%s' profile is not available in this version of scry (available: cpu)", name);
+            return bad("the '%s' profile is not available in this version of scry (available: cpu, heap, allocs)", name);
         s += len;
         if (*s == ',') s++;
     }
@@ -134,17 +139,42 @@ static void report(const char *dir, const char *profiles)
     }
 }
 
+static int listed(const char *profiles, const char *name)
+{
+    for (const char *s = profiles; *s;) {
+        size_t len = strcspn(s, ",");
+        if (len == strlen(name) && !strncmp(s, name, len)) return 1;
+        s += len;
+        if (*s == ',') s++;
+    }
+    return 0;
+}
+
+/* With heap: the exact totals and the sites still holding memory (leaks);
+ * with allocs alone: the totals. */
+static void heap_summary(const char *dir, const char *profiles)
+{
+    int heap = listed(profiles, "heap");
+    if (!heap && !listed(profiles, "allocs")) return;
+    char path[PATH_MAX + 80];
+    snprintf(path, sizeof path, "%s/%s.pb.gz", dir, heap ? "heap" : "allocs");
+    struct stat st;
+    if (stat(path, &st) == 0) scry_print_heap_summary(path, heap, 10, stderr);
+}
+
 int scry_cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"profiles", required_argument, NULL, 'p'},
         {"output", required_argument, NULL, 'o'},
         {"cpu-hz", required_argument, NULL, 'H'},
+        {"heap-rate", required_argument, NULL, 'R'},
         {"unwind", required_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *profiles = "cpu", *dir = "scry-out", *hz = NULL, *unwind = NULL;
+    const char *profiles = "cpu", *dir = "scry-out", *hz = NULL, *unwind = NULL,
+               *heap_rate = NULL;
     opterr = 0;
     optind = 1;
     int c;
@@ -154,6 +184,7 @@ int scry_cmd_run(int argc, char **argv)
         case 'o': dir = optarg; break;
         case 'H': hz = optarg; break;
         case 'U': unwind = optarg; break;
+        case 'R': heap_rate = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':': return bad("option '%s' needs a value", argv[optind - 1]);
         default: return bad("unknown option '%s'", argv[optind - 1]);
@@ -167,6 +198,14 @@ int scry_cmd_run(int argc, char **argv)
         long v = strtol(hz, &end, 10);
         if (errno || end == hz || *end || v < 1 || v > SCRY_CPU_HZ_MAX)
             return bad("--cpu-hz must be a whole number from 1 to 10000, not '%s'", hz);
+    }
+    if (heap_rate) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(heap_rate, &end, 10);
+        if (errno || end == heap_rate || *end || v < 1 || v > SCRY_HEAP_RATE_MAX)
+            return bad("--heap-rate must be a whole number of bytes from 1 to %lld, not '%s'",
+                       (long long)SCRY_HEAP_RATE_MAX, heap_rate);
     }
     if (unwind && strcmp(unwind, "fp") && strcmp(unwind, "dwarf"))
         return bad("--unwind must be fp or dwarf, not '%s'", unwind);
@@ -223,6 +262,7 @@ int scry_cmd_run(int argc, char **argv)
         setenv("SCRY_ROOT_PID", pidbuf, 1);
         if (hz) setenv("SCRY_CPU_HZ", hz, 1);
         if (unwind) setenv("SCRY_UNWIND", unwind, 1);
+        if (heap_rate) setenv("SCRY_HEAP_RATE", heap_rate, 1);
         execvp(argv[optind], argv + optind);
         int e = errno;
         fprintf(stderr, "scry run: cannot run '%s': %s\n", argv[optind], strerror(e));
@@ -245,6 +285,7 @@ int scry_cmd_run(int argc, char **argv)
         }
     }
     report(absdir, profiles);
+    heap_summary(absdir, profiles);
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);

@@ -1,0 +1,101 @@
+/*
+ * heap.h - the heap profiler's side of the malloc interposer.
+ *
+ * interpose/malloc.c owns the fast path: every allocation subtracts its size
+ * from the thread's byte countdown and adds to the thread's exact totals;
+ * only when the countdown goes below zero does it call
+ * scry__heap_sampled_alloc(), which records the block. The countdown is a
+ * Poisson process over allocated bytes (Go's MemProfileRate): the next
+ * sample comes after an exponentially distributed number of bytes with mean
+ * `rate`, so a block of size s is sampled with probability 1 - exp(-s/rate).
+ *
+ * A sampled block's address goes into the live table. free() must find it
+ * without paying a lookup for the (almost all) blocks that were never
+ * sampled: the filter is an array of small counters indexed by the 512-byte
+ * granule of the address, raised for every sampled block that starts in a
+ * granule and lowered when it is freed. A free whose counter is zero was not
+ * sampled: one load from a table that stays in cache, because consecutive
+ * blocks share granules. A non-zero counter means "maybe", and the live
+ * table is asked.
+ *
+ * Everything past the fast path takes locks, allocates only with mmap, and
+ * marks the thread busy (threads.h), so an allocation scry makes itself, or
+ * one from a signal handler that interrupted scry, is never sampled and never
+ * waits for a lock the thread already holds.
+ */
+#ifndef SCRY_PROFILE_HEAP_H
+#define SCRY_PROFILE_HEAP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Per thread, initial-exec TLS. The owner updates the totals with relaxed
+ * atomic stores (plain moves) and readers on other threads load them, so a
+ * read never needs the owner's cooperation. */
+typedef struct {
+    int64_t countdown; /* bytes until the next sample; <= 0: sample */
+    uint64_t alloc_objects, alloc_bytes, free_objects, free_bytes;
+    uint64_t rng;
+    int state; /* below */
+} scry__heap_tls_t;
+
+/* A thread's state. free()'s fast path runs only in state 1, registered
+ * and glibc as the allocator (whose block sizes it reads in place). */
+enum {
+    SCRY__HEAP_NEW = 0,
+    SCRY__HEAP_REGISTERED_GLIBC = 1,
+    SCRY__HEAP_REGISTERED = 2,
+    SCRY__HEAP_EXITED = 3,
+};
+
+extern __thread scry__heap_tls_t scry__heap_tls __attribute__((tls_model("initial-exec")));
+
+#define SCRY__HEAP_FILTER_BITS 20
+#define SCRY__HEAP_GRANULE_SHIFT 9
+extern _Atomic uint8_t scry__heap_filter[1u << SCRY__HEAP_FILTER_BITS];
+
+static inline uint32_t scry__heap_filter_index(const void *p)
+{
+    return (uint32_t)((uintptr_t)p >> SCRY__HEAP_GRANULE_SHIFT) & ((1u << SCRY__HEAP_FILTER_BITS) - 1);
+}
+
+/* Nonzero when p may be a sampled block (never a false "no"). */
+static inline int scry__heap_maybe_sampled(const void *p)
+{
+    return atomic_load_explicit(&scry__heap_filter[scry__heap_filter_index(p)],
+                                memory_order_relaxed) != 0;
+}
+
+/* The countdown went below zero on this allocation of n requested bytes at
+ * p (NULL when the allocation failed). caller is the interposer's return
+ * address: the leaf when nothing better can be unwound; glibc: whether the
+ * next allocator is glibc (for the thread's state). Draws the next
+ * countdown; records the block when the profile runs. */
+void scry__heap_sampled_alloc(void *p, size_t n, uintptr_t caller, int glibc);
+
+/* p is being freed and the filter said maybe (or the thread is not yet
+ * registered for the totals): removes p from the live table and counts
+ * the free in its bucket. Called before the block is
+ * returned to the allocator, so its address cannot be reused meanwhile. */
+void scry__heap_sampled_free(void *p, int glibc);
+
+/* realloc: p leaves the live table before the allocator sees it (returns a
+ * token, 0 when p was not sampled); then either the realloc succeeded and
+ * the free is counted (commit), or it failed and p is live again (undo). */
+uint64_t scry__heap_detach(void *p);
+void scry__heap_detach_commit(uint64_t token);
+void scry__heap_detach_undo(void *p, uint64_t token);
+
+/* The allocator the program's malloc calls resolve to is not scry's (a
+ * sanitizer or another preloaded allocator comes first): the heap profile
+ * cannot see allocations. Set by malloc.c; "" when scry's is first. */
+const char *scry__malloc_shadowed_by(void);
+
+/* Exact totals of this process, every thread, since scry loaded. */
+typedef struct {
+    uint64_t alloc_objects, alloc_bytes, free_objects, free_bytes;
+} scry__heap_totals_t;
+void scry__heap_totals(scry__heap_totals_t *out);
+
+#endif
