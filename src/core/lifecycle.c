@@ -38,6 +38,7 @@
 #include "core/stacktab.h"
 #include "core/threads.h"
 #include "interpose/signal.h"
+#include "profile/heap.h"
 #include "profile/profile.h"
 #include "scry.h"
 
@@ -153,6 +154,7 @@ static void postfork_child(void)
 __attribute__((constructor)) static void scry_init(void)
 {
     scry__config_load();
+    scry__malloc_ready();
     scry__threads_init();
     pthread_atfork(prefork, postfork_parent, postfork_child);
     out_dir_given = getenv("SCRY_OUT") != NULL;

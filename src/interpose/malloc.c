@@ -66,6 +66,15 @@ static _Atomic size_t arena_used;
 static _Atomic int resolving;
 static int next_is_glibc;
 static char shadowed_by[256];
+/* Set once scry's constructor has run: before it, the slow paths only
+ * count, since the heap profile's code (and, in the sanitizer build, the
+ * sanitizer's runtime) may not be ready for a call from the loader. */
+static _Atomic int ready;
+
+void scry__malloc_ready(void)
+{
+    atomic_store(&ready, 1);
+}
 
 static int in_arena(const void *p)
 {
@@ -192,6 +201,8 @@ static void *same_object(const char *name, void *fallback)
     return f;
 }
 
+extern void *scry__malloc_self(size_t) __attribute__((alias("malloc"), visibility("hidden"), malloc, nothrow, leaf, alloc_size(1)));
+
 static void resolve(void)
 {
     static _Atomic int done;
@@ -232,9 +243,11 @@ static void resolve(void)
         base = base ? base + 1 : info.dli_fname;
         next_is_glibc = !strncmp(base, "libc.so", 7);
     }
-    /* Does the program's malloc reach us at all? */
+    /* Does the program's malloc reach us at all? (`malloc` here would be
+     * whatever the program's malloc resolves to: compare with our own
+     * definition, through its hidden alias.) */
     void *first = dlsym(RTLD_DEFAULT, "malloc");
-    if (first && first != (void *)malloc && dladdr(first, &info) && info.dli_fname) {
+    if (first && first != (void *)scry__malloc_self && dladdr(first, &info) && info.dli_fname) {
         size_t len = strlen(info.dli_fname);
         if (len >= sizeof shadowed_by) len = sizeof shadowed_by - 1;
         memcpy(shadowed_by, info.dli_fname, len);
@@ -287,6 +300,14 @@ static inline void count(uint64_t *field, uint64_t add)
     __atomic_store_n(field, *field + add, __ATOMIC_RELAXED);
 }
 
+static void countdown_ran_out(scry__heap_tls_t *t, void *p, size_t n, uintptr_t caller)
+{
+    if (LIKELY(atomic_load_explicit(&ready, memory_order_relaxed)))
+        scry__heap_sampled_alloc(p, n, caller, next_is_glibc);
+    else
+        t->countdown = 64 * 1024; /* before the constructor: count only */
+}
+
 /* Counts a new block and samples it when the countdown runs out. */
 static inline void note_alloc(void *p, size_t n, uintptr_t caller)
 {
@@ -294,7 +315,7 @@ static inline void note_alloc(void *p, size_t n, uintptr_t caller)
     scry__heap_tls_t *t = &scry__heap_tls;
     count(&t->alloc_objects, 1);
     count(&t->alloc_bytes, usable(p));
-    if (UNLIKELY((t->countdown -= (int64_t)n) <= 0)) scry__heap_sampled_alloc(p, n, caller, next_is_glibc);
+    if (UNLIKELY((t->countdown -= (int64_t)n) <= 0)) countdown_ran_out(t, p, n, caller);
 }
 
 #define CALLER ((uintptr_t)__builtin_return_address(0))
@@ -308,7 +329,7 @@ __attribute__((noinline)) static void *malloc_slow(size_t n, uintptr_t caller)
     scry__heap_tls_t *t = &scry__heap_tls;
     count(&t->alloc_objects, 1);
     count(&t->alloc_bytes, usable(p));
-    if (t->countdown <= 0) scry__heap_sampled_alloc(p, n, caller, next_is_glibc);
+    if (t->countdown <= 0) countdown_ran_out(t, p, n, caller);
     return p;
 }
 
@@ -345,7 +366,8 @@ __attribute__((noinline)) static void free_slow(void *p)
     scry__heap_tls_t *t = &scry__heap_tls;
     count(&t->free_objects, 1);
     count(&t->free_bytes, usable(p));
-    if (scry__heap_maybe_sampled(p) || t->state == 0) scry__heap_sampled_free(p, next_is_glibc);
+    if ((scry__heap_maybe_sampled(p) || t->state == 0) && atomic_load_explicit(&ready, memory_order_relaxed))
+        scry__heap_sampled_free(p, next_is_glibc);
     next.free(p);
     errno = saved;
 }

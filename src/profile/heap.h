@@ -92,6 +92,9 @@ void scry__heap_detach_undo(void *p, uint64_t token);
  * cannot see allocations. Set by malloc.c; "" when scry's is first. */
 const char *scry__malloc_shadowed_by(void);
 
+/* Called by scry's constructor: from now on the slow paths may record. */
+void scry__malloc_ready(void);
+
 /* Exact totals of this process, every thread, since scry loaded. */
 typedef struct {
     uint64_t alloc_objects, alloc_bytes, free_objects, free_bytes;
