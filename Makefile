@@ -22,7 +22,7 @@ build: $(BUILD)/CMakeCache.txt
 
 demo: deps build
 	@rm -rf $(BUILD)/demo-out
-	$(BUILD)/scry run -o $(BUILD)/demo-out -- $(BUILD)/examples/demo
+	$(BUILD)/scry run -p cpu,heap -o $(BUILD)/demo-out -- $(BUILD)/examples/demo
 	@echo
 	$(BUILD)/scry top -n 12 $(BUILD)/demo-out/cpu.pb.gz
 	@echo

@@ -23,6 +23,9 @@
 #      interpreter and compressor, profiles written at exit).
 #   3. The hot path alone: bench/heap_pair (malloc and at once free a small
 #      block) under the cheap configurations, ns per pair.
+#   4. A realistic program: the demo for 3 s, not pinned (it has 5 threads),
+#      CPU time per record processed, plain, with libscry.so preloaded and
+#      no profile, and with the heap profile.
 #
 # heaptrack's tracing does not survive an exec, so taskset cannot sit
 # between heaptrack and the workload: the whole of heaptrack (its
@@ -225,3 +228,45 @@ for c in "${hot[@]}"; do
   fi
 done
 echo "(heaptrack and tcmalloc-heapprofile left out: they record every call)"
+
+echo
+echo "## A realistic program: the demo (examples/demo.c: 4 threads parsing,"
+echo "## hashing and caching records), its own CPU time per record before exit,"
+echo "## $RUNS interleaved runs of 3 s"
+echo
+DEMO=$B/examples/demo
+demo_run() { # config -> "records cpu_seconds"
+  local out
+  rm -rf "$TMP/d"
+  case $1 in
+  glibc) out=$({ "$DEMO" 3; times; } 2>/dev/null) ;;
+  scry-off) out=$({ env -u SCRY_PROFILES LD_PRELOAD="$LIBSCRY" "$DEMO" 3; times; } 2>/dev/null) ;;
+  scry-heap) out=$({ "$SCRY" run -o "$TMP/d" -p heap -- "$DEMO" 3; times; } 2>/dev/null) ;;
+  esac
+  # The demo's own CPU before exit ("(5.21 s of CPU)"): the one-time cost of
+  # writing the profile at exit is not a cost per record.
+  awk '/^demo:/ { rec = $2; cpu = $7; sub(/^\(/, "", cpu) } END { if (rec) print rec, cpu }' <<<"$out"
+}
+if [ -x "$DEMO" ] && [ -n "$LIBSCRY" ]; then
+  for r in $(seq 1 "$RUNS"); do
+    for c in $(printf '%s\n' glibc scry-off scry-heap | shuf); do
+      v=$(demo_run "$c")
+      [ -n "$v" ] && echo "$c $r $v" >>"$TMP/demo"
+      echo "demo round $r/$RUNS $c ${v:-FAILED}" >&2
+    done
+  done
+  printf '| %-10s | %12s | %14s | %9s | %-13s |\n' configuration records "CPU us/record" ratio "paired spread"
+  printf '|%s|%s|%s|%s|%s|\n' "------------" "--------------" "----------------" "-----------" "---------------"
+  for c in glibc scry-off scry-heap; do
+    per=$(awk -v c="$c" '$1 == c { print $4 / $3 * 1e6 }' "$TMP/demo" | median)
+    rec=$(awk -v c="$c" '$1 == c { print $3 }' "$TMP/demo" | median)
+    bper=$(awk '$1 == "glibc" { print $4 / $3 * 1e6 }' "$TMP/demo" | median)
+    spread=$(awk -v c="$c" '$1 == "glibc" { n[$2] = $4 / $3 } $1 == c { v[$2] = $4 / $3 }
+      END { for (r in v) if (r in n) print v[r] / n[r] }' "$TMP/demo" |
+      sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f..%.3f", lo, hi }')
+    printf '| %-10s | %12s | %14.3f | %9.4f | %-13s |\n' "$c" "$rec" "$per" \
+      "$(awk -v a="$per" -v b="$bper" 'BEGIN { print a / b }')" "$spread"
+  done
+else
+  skip demo "no $DEMO or libscry.so"
+fi

@@ -408,7 +408,9 @@ static void *realloc_from(void *p, size_t n, uintptr_t caller)
         return q;
     }
     size_t old = usable(p);
-    uint64_t token = scry__heap_maybe_sampled(p) ? scry__heap_detach(p) : 0;
+    uint64_t token = scry__heap_maybe_sampled(p) && atomic_load_explicit(&ready, memory_order_relaxed)
+                         ? scry__heap_detach(p)
+                         : 0;
     void *q = next.realloc(p, n);
     if (!q && n != 0) { /* failed: p is untouched and still the program's */
         if (token) scry__heap_detach_undo(p, token);
