@@ -40,9 +40,13 @@ grep -E "^scry: heap totals \(exact\): allocated " "$WORK/err" >/dev/null || fai
 first=$(grep -A1 "largest sites" "$WORK/err" | tail -1)
 grep -q keep_big <<<"$first" || fail "largest leak is not keep_big: $first"
 go_reads "$h" take
-out=$(go tool pprof -sample_index=alloc_space -top "$a" 2>&1) || fail "go tool pprof -sample_index=alloc_space: $out"
-grep -q "churn" <<<"$out" || fail "go tool pprof -sample_index=alloc_space -top does not show churn: $out"
-"$SCRY" top --sample-index alloc_space "$a" >/dev/null || fail "scry top --sample-index alloc_space"
+go_reads "$a" take
+for f in "$h" "$a"; do
+  out=$(go tool pprof -sample_index=alloc_space -top "$f" 2>&1) || fail "go tool pprof -sample_index=alloc_space $f: $out"
+  grep -q "churn" <<<"$out" || fail "go tool pprof -sample_index=alloc_space -top $f does not show churn: $out"
+  out=$("$SCRY" top --sample-index alloc_space -n 0 "$f") || fail "scry top --sample-index alloc_space $f"
+  grep -q "churn" <<<"$out" || fail "scry top --sample-index alloc_space $f does not show churn: $out"
+done
 echo "rate 1: exact (1 GiB churned, 64 MiB and 128 MiB kept), totals exact, leak view right"
 
 RUNS=${RUNS:-9}
