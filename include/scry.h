@@ -11,9 +11,12 @@
  *   - Linked programs: link with -lscry and drive the profiles with the
  *     functions below. They may be combined with the environment variables.
  *
- * Profiles are named as in Go: "cpu", "heap" and "allocs" (this release);
- * "mutex", "block", "threads" and "wall" are reserved and return -ENOTSUP
- * until they are implemented. "heap" and "allocs" are one set of samples
+ * Profiles are named as in Go: "cpu", "heap", "allocs", "block" and "mutex"
+ * (this release); "threads" and "wall" are reserved and return -ENOTSUP
+ * until they are implemented. "block" is time threads spent waiting (on
+ * locks, condition variables, semaphores, joins, barriers) on the waiter's
+ * stack; "mutex" is the same waits charged to the stack that released the
+ * lock. "heap" and "allocs" are one set of samples
  * of every malloc-family allocation (and C++ new), shown by default as
  * memory in use (heap) or allocated since the start (allocs).
  *
@@ -60,6 +63,17 @@ SCRY_API int scry_cpu_set_hz(int hz);
  * every allocation). -EBUSY while "heap" or "allocs" runs, -EINVAL below 1
  * or above SCRY_HEAP_RATE_MAX. */
 SCRY_API int scry_heap_set_rate(long bytes);
+
+/* Go's runtime.SetBlockProfileRate: a wait of at least `ns` nanoseconds is
+ * always recorded, a shorter one with probability wait/ns (and scaled, so
+ * totals stay unbiased). 1 records every wait (the default). */
+#define SCRY_BLOCK_RATE_MAX 1000000000000LL
+SCRY_API int scry_block_set_rate(long ns);
+
+/* Go's runtime.SetMutexProfileFraction: 1 in n lock releases that ended a
+ * wait is recorded, scaled by n. 1 records every one (the default). */
+#define SCRY_MUTEX_FRACTION_MAX 1000000000LL
+SCRY_API int scry_mutex_set_fraction(long n);
 
 /* Exact counts of every allocation and free the process made since scry
  * loaded, all threads, in the allocator's usable sizes

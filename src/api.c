@@ -33,6 +33,18 @@ SCRY_EXPORT int scry_heap_set_rate(long bytes)
     return scry__heap_set_rate(bytes);
 }
 
+SCRY_EXPORT int scry_block_set_rate(long ns)
+{
+    if (ns < 1 || ns > SCRY_BLOCK_RATE_MAX) return -EINVAL;
+    return scry__block_set_rate(ns);
+}
+
+SCRY_EXPORT int scry_mutex_set_fraction(long n)
+{
+    if (n < 1 || n > SCRY_MUTEX_FRACTION_MAX) return -EINVAL;
+    return scry__mutex_set_fraction(n);
+}
+
 SCRY_EXPORT int scry_heap_totals(scry_heap_totals_t *out)
 {
     if (!out) return -EINVAL;

@@ -16,7 +16,8 @@
 #include "scry.h"
 
 scry__config_t scry__config = {
-    .cpu_hz = SCRY_CPU_HZ_DEFAULT, .heap_rate = SCRY_HEAP_RATE_DEFAULT, .out_dir = "scry-out"};
+    .cpu_hz = SCRY_CPU_HZ_DEFAULT, .heap_rate = SCRY_HEAP_RATE_DEFAULT,
+    .block_rate = 1, .mutex_fraction = 1, .out_dir = "scry-out"};
 
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
@@ -67,6 +68,20 @@ void scry__config_load(void)
         else
             scry__log("SCRY_HEAP_RATE=\"%s\" is not a whole number of bytes from 1 to %lld; using %ld",
                       v, (long long)SCRY_HEAP_RATE_MAX, scry__config.heap_rate);
+    }
+    if ((v = getenv("SCRY_BLOCK_RATE"))) {
+        if (parse_int(v, 1, SCRY_BLOCK_RATE_MAX, &n) == 0)
+            scry__config.block_rate = n;
+        else
+            scry__log("SCRY_BLOCK_RATE=\"%s\" is not a whole number of nanoseconds from 1 to %lld; using %ld",
+                      v, (long long)SCRY_BLOCK_RATE_MAX, scry__config.block_rate);
+    }
+    if ((v = getenv("SCRY_MUTEX_FRACTION"))) {
+        if (parse_int(v, 1, SCRY_MUTEX_FRACTION_MAX, &n) == 0)
+            scry__config.mutex_fraction = n;
+        else
+            scry__log("SCRY_MUTEX_FRACTION=\"%s\" is not a whole number from 1 to %lld; using %ld", v,
+                      (long long)SCRY_MUTEX_FRACTION_MAX, scry__config.mutex_fraction);
     }
     if ((v = getenv("SCRY_UNWIND"))) {
         if (!strcmp(v, "fp"))

@@ -8,6 +8,8 @@
  *   SCRY_CPU_HZ     CPU sampling rate, 1..10000 (100)
  *   SCRY_UNWIND     fp | dwarf (fp)
  *   SCRY_HEAP_RATE  mean bytes between heap samples, 1..2^40 (524288, Go's)
+ *   SCRY_BLOCK_RATE block profile rate in ns, 1..10^12 (1: every wait)
+ *   SCRY_MUTEX_FRACTION  1 in N lock releases sampled, 1..10^9 (1)
  *   SCRY_ROOT_PID   set by `scry run`: the process that writes <name>.pb.gz;
  *                   every other process writes <name>.<pid>.pb.gz
  */
@@ -21,6 +23,8 @@ typedef struct {
     unsigned profiles; /* bit i: scry__profile_names[i] */
     int cpu_hz;
     long heap_rate;
+    long block_rate;
+    long mutex_fraction;
     int unwind;
     char out_dir[PATH_MAX];
     pid_t root_pid;

@@ -18,8 +18,8 @@ static const scry__profile_name_t scry__profile_names[] = {
     {"cpu", 1, "CPU time, sampled per thread"},
     {"heap", 1, "live heap memory"},
     {"allocs", 1, "all heap allocations"},
-    {"mutex", 0, "lock holders that made others wait"},
-    {"block", 0, "time spent blocked"},
+    {"mutex", 1, "lock holders that made others wait"},
+    {"block", 1, "time spent blocked"},
     {"threads", 0, "stacks of every thread"},
     {"wall", 0, "wall-clock time on and off CPU"},
 };

@@ -23,12 +23,13 @@
 #define SCRY__MAX_FRAMES 128
 
 /* Which profile a sample belongs to. */
-enum { SCRY__KIND_CPU = 0, SCRY__KIND_COUNT };
+enum { SCRY__KIND_CPU = 0, SCRY__KIND_BLOCK, SCRY__KIND_MUTEX, SCRY__KIND_COUNT };
 
 typedef struct {
     uint32_t kind;
     uint32_t nframes;
     int64_t values[2];
+    uintptr_t tag; /* per kind: the lock's address for block and mutex */
     uintptr_t frames[SCRY__MAX_FRAMES];
 } scry__sample_t;
 

@@ -30,7 +30,6 @@
 #include "profile/heap.h"
 
 #include <dlfcn.h>
-#include <elf.h>
 #include <errno.h>
 #include <link.h>
 #include <math.h>
@@ -42,12 +41,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/callstack.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/ring.h"
 #include "core/stacktab.h"
 #include "core/threads.h"
-#include "core/unwind.h"
 #include "format/pprof.h"
 #include "profile/profile.h"
 #include "scry.h"
@@ -439,49 +438,11 @@ static int in_new(uintptr_t pc)
     return 0;
 }
 
-/* libscry.so's own code, whose frames are cut from heap stacks. */
-static uintptr_t own_lo, own_hi;
-
-static int find_own(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    uintptr_t self = (uintptr_t)arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-        if (self >= lo && self < hi) {
-            own_lo = lo;
-            own_hi = hi;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int in_scry(uintptr_t pc)
-{
-    return pc >= own_lo && pc < own_hi;
-}
-
-/* The stack of the allocation, leaf first: the interposer's caller (its
- * return address, known even when the walk fails), then what the unwinder
- * found beyond scry's own frames (and the unwinder's), without the caller
- * twice. Then operator new frames go. */
+/* The allocation's stack (callstack.h), without operator new frames at the
+ * leaf end. */
 static uint32_t heap_stack(uintptr_t caller, uintptr_t *out)
 {
-    uintptr_t raw[SCRY__MAX_FRAMES + 16];
-    uint32_t n = scry__config.unwind == SCRY__UNWIND_DWARF
-                     ? scry__unwind_dwarf_here(raw, SCRY__MAX_FRAMES + 16)
-                     : scry__unwind_fp_here(raw, SCRY__MAX_FRAMES + 16);
-    /* Past the last of scry's frames near the top. */
-    uint32_t at = 0;
-    for (uint32_t i = 0; i < n && i < 16; i++)
-        if (in_scry(raw[i])) at = i + 1;
-    if (at < n && raw[at] == caller - 1) at++;
-    uint32_t k = 0;
-    out[k++] = caller - 1;
-    for (; at < n && k < SCRY__MAX_FRAMES; at++) out[k++] = raw[at];
+    uint32_t k = scry__callstack(caller, out, SCRY__MAX_FRAMES);
     uint32_t skip = 0;
     while (skip + 1 < k && in_new(out[skip])) skip++;
     if (skip) memmove(out, out + skip, (k - skip) * sizeof *out);
@@ -584,8 +545,7 @@ static int start(_Atomic int *want)
     } else {
         if (!ever_started) {
             find_new_ranges();
-            dl_iterate_phdr(find_own, (void *)(uintptr_t)find_own);
-            scry__unwind_init(scry__config.unwind);
+            scry__callstack_init(scry__config.unwind);
             ever_started = 1;
         }
         atomic_store(want, 1);

@@ -38,6 +38,13 @@ extern const scry__profile_t scry__heap_profile;
 extern const scry__profile_t scry__allocs_profile;
 /* Heap sampling rate in bytes (1: every allocation); -EBUSY while running. */
 int scry__heap_set_rate(long rate);
+/* "block" and "mutex": waits on locks and the releases that ended them. */
+extern const scry__profile_t scry__block_profile;
+extern const scry__profile_t scry__mutex_profile;
+/* Go's SetBlockProfileRate (ns) and SetMutexProfileFraction; -EBUSY while
+ * the profile runs. */
+int scry__block_set_rate(long ns);
+int scry__mutex_set_fraction(long n);
 /* CPU profile settings, read by the API. */
 int scry__cpu_set_hz(int hz);
 

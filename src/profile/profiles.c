@@ -13,8 +13,9 @@
 #include "core/profile_names.h"
 #include "core/threads.h"
 
-const scry__profile_t *const scry__profiles[] = {&scry__cpu_profile, &scry__heap_profile,
-                                                 &scry__allocs_profile, NULL};
+const scry__profile_t *const scry__profiles[] = {
+    &scry__cpu_profile,   &scry__heap_profile,  &scry__allocs_profile,
+    &scry__block_profile, &scry__mutex_profile, NULL};
 
 static const scry__profile_t reserved = {.name = "reserved"};
 

@@ -11,14 +11,18 @@ usage() { # args...
   echo "run $*: $(head -1 "$WORK/e")"
 }
 usage -p bogus -- true
-usage -p mutex -- true
-grep -q "not available" "$WORK/e" || fail "-p mutex should say it is not available yet"
+usage -p threads -- true
+grep -q "not available" "$WORK/e" || fail "-p threads should say it is not available yet"
 usage -p cpu,,cpu -- true
 usage --cpu-hz 0 -- true
 usage --cpu-hz abc -- true
 usage --heap-rate 0 -- true
 usage --heap-rate 1x -- true
 usage --heap-rate 99999999999999999999 -- true
+usage --block-rate 0 -- true
+usage --block-rate 1.5 -- true
+usage --mutex-fraction -1 -- true
+usage --mutex-fraction '' -- true
 usage --cpu-hz 10001 -- true
 usage --unwind frames -- true
 usage --bogus -- true

@@ -31,20 +31,24 @@
 #endif
 
 static const char usage[] =
-    "usage: scry run [-p PROFILES] [-o DIR] [--cpu-hz N] [--heap-rate N] [--unwind fp|dwarf]\n"
-    "                -- CMD [ARGS...]\n"
+    "usage: scry run [-p PROFILES] [-o DIR] [--cpu-hz N] [--heap-rate N] [--block-rate NS]\n"
+    "                [--mutex-fraction N] [--unwind fp|dwarf] -- CMD [ARGS...]\n"
     "\n"
     "Runs CMD with libscry.so preloaded and writes DIR/<profile>.pb.gz for it\n"
     "(descendant processes write DIR/<profile>.<pid>.pb.gz). Exits with CMD's status.\n"
     "\n"
     "  -p, --profiles LIST  comma list of profiles (default: cpu). Known: cpu, heap\n"
     "                       (memory in use; prints the sites still holding memory at\n"
-    "                       exit), allocs (all allocations); mutex, block, threads,\n"
-    "                       wall are not available yet\n"
+    "                       exit), allocs (all allocations), block (time spent\n"
+    "                       waiting), mutex (lock holders that made others wait);\n"
+    "                       threads, wall are not available yet\n"
     "  -o, --output DIR     where profiles go (default: ./scry-out)\n"
     "      --cpu-hz N       CPU samples per second of CPU time, 1..10000 (default: 100)\n"
     "      --heap-rate N    heap sample every N bytes allocated on average (default:\n"
     "                       524288, as Go; 1 records every allocation)\n"
+    "      --block-rate NS  record waits of NS nanoseconds or more, shorter ones with\n"
+    "                       probability wait/NS (default: 1, every wait)\n"
+    "      --mutex-fraction N  record 1 in N contended lock releases (default: 1)\n"
     "      --unwind MODE    fp (frame pointers, default) or dwarf (libunwind)\n"
     "  -h, --help           this text\n";
 
@@ -62,7 +66,7 @@ static int check_profiles(const char *list)
         if (len == 0) return bad("empty profile name in '%s'", list);
         if (i < 0) return bad("unknown profile '%s' (known: cpu, heap, allocs, mutex, block, threads, wall)", name);
         if (!scry__profile_names[i].available)
-            return bad("the '%s' profile is not available in this version of scry (available: cpu, heap, allocs)", name);
+            return bad("the '%s' profile is not available in this version of scry (available: cpu, heap, allocs, block, mutex)", name);
         s += len;
         if (*s == ',') s++;
     }
@@ -139,6 +143,15 @@ static void report(const char *dir, const char *profiles)
     }
 }
 
+/* s is a whole number in [lo, hi]. */
+static int whole(const char *s, long long lo, long long hi)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    return !errno && end != s && !*end && v >= lo && v <= hi;
+}
+
 static int listed(const char *profiles, const char *name)
 {
     for (const char *s = profiles; *s;) {
@@ -169,12 +182,14 @@ int scry_cmd_run(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {"cpu-hz", required_argument, NULL, 'H'},
         {"heap-rate", required_argument, NULL, 'R'},
+        {"block-rate", required_argument, NULL, 'B'},
+        {"mutex-fraction", required_argument, NULL, 'M'},
         {"unwind", required_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *profiles = "cpu", *dir = "scry-out", *hz = NULL, *unwind = NULL,
-               *heap_rate = NULL;
+               *heap_rate = NULL, *block_rate = NULL, *mutex_fraction = NULL;
     opterr = 0;
     optind = 1;
     int c;
@@ -185,6 +200,8 @@ int scry_cmd_run(int argc, char **argv)
         case 'H': hz = optarg; break;
         case 'U': unwind = optarg; break;
         case 'R': heap_rate = optarg; break;
+        case 'B': block_rate = optarg; break;
+        case 'M': mutex_fraction = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':': return bad("option '%s' needs a value", argv[optind - 1]);
         default: return bad("unknown option '%s'", argv[optind - 1]);
@@ -199,14 +216,15 @@ int scry_cmd_run(int argc, char **argv)
         if (errno || end == hz || *end || v < 1 || v > SCRY_CPU_HZ_MAX)
             return bad("--cpu-hz must be a whole number from 1 to 10000, not '%s'", hz);
     }
-    if (heap_rate) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(heap_rate, &end, 10);
-        if (errno || end == heap_rate || *end || v < 1 || v > SCRY_HEAP_RATE_MAX)
-            return bad("--heap-rate must be a whole number of bytes from 1 to %lld, not '%s'",
-                       (long long)SCRY_HEAP_RATE_MAX, heap_rate);
-    }
+    if (heap_rate && !whole(heap_rate, 1, SCRY_HEAP_RATE_MAX))
+        return bad("--heap-rate must be a whole number of bytes from 1 to %lld, not '%s'",
+                   (long long)SCRY_HEAP_RATE_MAX, heap_rate);
+    if (block_rate && !whole(block_rate, 1, SCRY_BLOCK_RATE_MAX))
+        return bad("--block-rate must be a whole number of nanoseconds from 1 to %lld, not '%s'",
+                   (long long)SCRY_BLOCK_RATE_MAX, block_rate);
+    if (mutex_fraction && !whole(mutex_fraction, 1, SCRY_MUTEX_FRACTION_MAX))
+        return bad("--mutex-fraction must be a whole number from 1 to %lld, not '%s'",
+                   (long long)SCRY_MUTEX_FRACTION_MAX, mutex_fraction);
     if (unwind && strcmp(unwind, "fp") && strcmp(unwind, "dwarf"))
         return bad("--unwind must be fp or dwarf, not '%s'", unwind);
     if (optind >= argc) return bad("no command to run");
@@ -263,6 +281,8 @@ int scry_cmd_run(int argc, char **argv)
         if (hz) setenv("SCRY_CPU_HZ", hz, 1);
         if (unwind) setenv("SCRY_UNWIND", unwind, 1);
         if (heap_rate) setenv("SCRY_HEAP_RATE", heap_rate, 1);
+        if (block_rate) setenv("SCRY_BLOCK_RATE", block_rate, 1);
+        if (mutex_fraction) setenv("SCRY_MUTEX_FRACTION", mutex_fraction, 1);
         execvp(argv[optind], argv + optind);
         int e = errno;
         fprintf(stderr, "scry run: cannot run '%s': %s\n", argv[optind], strerror(e));

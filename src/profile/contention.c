@@ -1,0 +1,518 @@
+/*
+ * contention.c - the block and mutex profiles (Go's), over
+ * interpose/lock.c; see contention.h for the model.
+ *
+ * Waiters: a fixed table of objects that have waiters right now, in
+ * stripes with a lock each. An entry holds how many threads wait, and what
+ * the last release did: when it happened and, for a sampled lock release,
+ * the releaser's stack. It goes when its last waiter leaves, so the table
+ * only ever holds objects being waited on; when it is full a wait is still
+ * recorded in the block profile but cannot be charged to a releaser.
+ *
+ * Events: a waiter that was sampled unwinds its own stack (and copies the
+ * releaser's, taken by the releaser before it let go) into the sample ring
+ * (core/ring.h), as a CPU sample would be; the aggregator thread interns the
+ * stacks and adds them to buckets keyed by (kind, stack, object address),
+ * with counts in thousandths (a sampled short wait counts rate/delay
+ * contentions, as in Go) and delays in nanoseconds. So the threads that
+ * wait, which hold the lock they waited for when they get here, never take
+ * a lock shared by all threads: a stripe lock of the waiters table at most.
+ *
+ * Locks: every path here marks the thread busy first, so the locks it takes
+ * (which are interposed like any other) go straight to glibc. A stripe lock
+ * nests in nothing; buckets are the aggregator lock's.
+ */
+#define _GNU_SOURCE
+#include "profile/contention.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/aggregator.h"
+#include "core/callstack.h"
+#include "core/config.h"
+#include "core/ring.h"
+#include "core/stacktab.h"
+#include "core/threads.h"
+#include "format/pprof.h"
+#include "profile/profile.h"
+#include "scry.h"
+
+_Atomic int scry__contention_on;
+_Atomic uint8_t scry__waiter_filter[1u << SCRY__WAITER_FILTER_BITS];
+
+static pthread_mutex_t ctl = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int block_on, mutex_on;
+static int block_ever, mutex_ever;
+static _Atomic int64_t block_rate, mutex_fraction; /* 0: the config's */
+static int64_t block_start_ns, mutex_start_ns;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t rate_of(_Atomic int64_t *v, int64_t config)
+{
+    int64_t r = atomic_load_explicit(v, memory_order_relaxed);
+    return r > 0 ? r : config;
+}
+
+static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
+
+static uint64_t rnd(void)
+{
+    uint64_t x = rng_state;
+    if (!x) x = (uint64_t)now_ns() ^ (uint64_t)(uintptr_t)&rng_state ^ 0x9e3779b97f4a7c15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng_state = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+/* ---- Waiters ----------------------------------------------------------- */
+
+#define STRIPES 64
+#define PER_STRIPE 64
+
+/* The releaser's stack kept for its waiters: its leaf-most frames. */
+#define RELEASER_FRAMES 32
+
+typedef struct {
+    const void *obj; /* NULL: free */
+    int waiters;
+    int64_t released_at;   /* 0: no release seen yet */
+    uint32_t nreleaser;    /* frames of a sampled lock release, 0: none */
+    uintptr_t releaser[RELEASER_FRAMES];
+} waiting_t;
+
+typedef struct {
+    _Alignas(64) pthread_mutex_t lock;
+    waiting_t slots[PER_STRIPE];
+} wstripe_t;
+
+static wstripe_t wstripes[STRIPES];
+static _Atomic uint64_t table_full;
+
+static wstripe_t *wstripe_of(const void *obj)
+{
+    return &wstripes[scry__waiter_index(obj) % STRIPES];
+}
+
+/* Stripe lock held. */
+static waiting_t *find(wstripe_t *s, const void *obj)
+{
+    for (int i = 0; i < PER_STRIPE; i++)
+        if (s->slots[i].obj == obj) return &s->slots[i];
+    return NULL;
+}
+
+static void filter_add(const void *obj, int delta)
+{
+    _Atomic uint8_t *c = &scry__waiter_filter[scry__waiter_index(obj)];
+    uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
+    for (;;) {
+        if (v == 255) return; /* saturated: "maybe" for good */
+        if (delta < 0 && v == 0) return;
+        if (atomic_compare_exchange_weak(c, &v, (uint8_t)(v + delta))) return;
+    }
+}
+
+int scry__wait_begin(scry__wait_t *w, const void *obj)
+{
+    w->t0 = 0;
+    w->registered = 0;
+    if (scry__tls.busy) return 0;
+    scry__tls.busy++;
+    int saved = errno;
+    wstripe_t *s = wstripe_of(obj);
+    pthread_mutex_lock(&s->lock);
+    waiting_t *e = find(s, obj);
+    if (!e && (e = find(s, NULL))) {
+        e->obj = obj;
+        e->waiters = 0;
+        e->released_at = 0;
+        e->nreleaser = 0;
+    }
+    if (e) {
+        e->waiters++;
+        w->registered = 1;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (w->registered)
+        filter_add(obj, +1);
+    else
+        atomic_fetch_add(&table_full, 1);
+    w->t0 = now_ns();
+    errno = saved;
+    scry__tls.busy--;
+    return 1;
+}
+
+void scry__contention_release(const void *obj, int what, uintptr_t caller)
+{
+    if (scry__tls.busy || !atomic_load_explicit(&scry__contention_on, memory_order_relaxed)) return;
+    scry__tls.busy++;
+    int saved = errno;
+    /* A sampled lock release records who released: 1 in `fraction`. This
+     * runs while the program still holds its lock (so that the waiter it
+     * wakes finds it): only an unwind and a copy, nothing shared. */
+    uintptr_t frames[RELEASER_FRAMES];
+    uint32_t n = 0;
+    int64_t fraction = rate_of(&mutex_fraction, scry__config.mutex_fraction);
+    if (what == SCRY__WAIT_LOCK && atomic_load_explicit(&mutex_on, memory_order_relaxed) &&
+        (fraction <= 1 || rnd() % (uint64_t)fraction == 0))
+        n = scry__callstack(caller, frames, RELEASER_FRAMES);
+    int64_t t = now_ns();
+    wstripe_t *s = wstripe_of(obj);
+    pthread_mutex_lock(&s->lock);
+    waiting_t *e = find(s, obj);
+    if (e) {
+        e->released_at = t;
+        e->nreleaser = n;
+        memcpy(e->releaser, frames, n * sizeof *frames);
+    }
+    pthread_mutex_unlock(&s->lock);
+    errno = saved;
+    scry__tls.busy--;
+}
+
+/* ---- Buckets ----------------------------------------------------------- */
+
+#define BUCKETS_MAX (1u << 18)
+#define BUCKET_HASH (1u << 14)
+
+typedef struct {
+    uintptr_t obj;
+    uint32_t stack;
+    uint32_t kind;
+    uint32_t next;            /* index + 1 */
+    int64_t count_milli, delay;
+} bucket_t;
+
+/* Built by the consumer under the aggregator lock. */
+static bucket_t *buckets;
+static uint32_t *bucket_hash;
+static uint32_t nbuckets;
+static uint64_t dropped_table;    /* buckets or stacks full */
+static uint64_t ring_drops_at_start;
+
+/* Latencies: atomics, no lock. */
+static _Atomic uint64_t latencies[SCRY__LATENCY_BUCKETS];
+
+void scry__sched_latencies(uint64_t out[SCRY__LATENCY_BUCKETS])
+{
+    for (int i = 0; i < SCRY__LATENCY_BUCKETS; i++) out[i] = atomic_load(&latencies[i]);
+}
+
+static void add_latency(int64_t ns)
+{
+    int b = ns <= 1 ? 0 : 63 - __builtin_clzll((unsigned long long)ns);
+    if (b >= SCRY__LATENCY_BUCKETS) b = SCRY__LATENCY_BUCKETS - 1;
+    atomic_fetch_add_explicit(&latencies[b], 1, memory_order_relaxed);
+}
+
+static void *map(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Consumer, on the aggregator thread under its lock. */
+static void consume(const scry__sample_t *smp)
+{
+    uint32_t stack = scry__stacktab_intern(smp->frames, smp->nframes);
+    if (stack == SCRY__STACK_NONE) goto full;
+    if (!buckets) {
+        buckets = map(BUCKETS_MAX * sizeof *buckets);
+        bucket_hash = map(BUCKET_HASH * sizeof *bucket_hash);
+        if (!buckets || !bucket_hash) goto full;
+    }
+    uint64_t k = ((uint64_t)stack * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)smp->tag * 0xff51afd7ed558ccdull) ^
+                 smp->kind;
+    uint32_t h = (uint32_t)(k >> 40) & (BUCKET_HASH - 1);
+    bucket_t *b = NULL;
+    for (uint32_t i = bucket_hash[h]; i && !b; i = buckets[i - 1].next) {
+        bucket_t *c = &buckets[i - 1];
+        if (c->stack == stack && c->obj == smp->tag && c->kind == smp->kind) b = c;
+    }
+    if (!b) {
+        if (nbuckets >= BUCKETS_MAX) goto full;
+        b = &buckets[nbuckets];
+        *b = (bucket_t){smp->tag, stack, smp->kind, bucket_hash[h], 0, 0};
+        bucket_hash[h] = ++nbuckets;
+    }
+    b->count_milli += smp->values[0];
+    b->delay += smp->values[1];
+    return;
+full:
+    dropped_table++;
+}
+
+/* A slot for one event, stack still to fill; NULL when the ring is full
+ * (the drop is counted). Committed with scry__ring_commit_as_safe. */
+static scry__sample_t *event(int kind, const void *obj, int64_t count_milli, int64_t delay)
+{
+    scry__sample_t *smp = scry__ring_reserve_as_safe();
+    if (smp) {
+        smp->kind = (uint32_t)kind;
+        smp->tag = (uintptr_t)obj;
+        smp->values[0] = count_milli;
+        smp->values[1] = delay;
+    }
+    return smp;
+}
+
+/* The waiter's own stack goes straight into the slot. */
+static void block_event(const void *obj, uintptr_t caller, int64_t count_milli, int64_t delay)
+{
+    scry__sample_t *smp = event(SCRY__KIND_BLOCK, obj, count_milli, delay);
+    if (!smp) return;
+    smp->nframes = scry__callstack(caller, smp->frames, SCRY__MAX_FRAMES);
+    scry__ring_commit_as_safe(smp);
+}
+
+void scry__wait_end(scry__wait_t *w, const void *obj, int what, uintptr_t caller)
+{
+    if (!w->t0) return;
+    scry__tls.busy++;
+    int saved = errno;
+    int64_t t1 = now_ns(), delay = t1 - w->t0;
+    int64_t released_at = 0;
+    uintptr_t releaser[RELEASER_FRAMES];
+    uint32_t nreleaser = 0;
+    if (w->registered) {
+        wstripe_t *s = wstripe_of(obj);
+        pthread_mutex_lock(&s->lock);
+        waiting_t *e = find(s, obj);
+        if (e) {
+            released_at = e->released_at;
+            nreleaser = e->nreleaser;
+            memcpy(releaser, e->releaser, nreleaser * sizeof *releaser);
+            if (--e->waiters == 0) e->obj = NULL;
+        }
+        pthread_mutex_unlock(&s->lock);
+        filter_add(obj, -1);
+    }
+    /* The release that let us go, if it came while we waited. */
+    int ours = released_at >= w->t0 && released_at <= t1;
+    if (ours) add_latency(t1 - released_at);
+
+    if (atomic_load_explicit(&block_on, memory_order_relaxed)) {
+        int64_t rate = rate_of(&block_rate, scry__config.block_rate);
+        /* Go's blocksampled and saveblockevent: a wait shorter than the
+         * rate is kept with probability delay/rate and then stands for
+         * rate/delay waits of `rate` ns in all. */
+        if (rate <= 1 || delay >= rate)
+            block_event(obj, caller, 1000, delay);
+        else if ((int64_t)(rnd() % (uint64_t)rate) <= delay)
+            block_event(obj, caller, 1000 * rate / (delay > 0 ? delay : 1), rate);
+    }
+    if (what == SCRY__WAIT_LOCK && nreleaser && ours &&
+        atomic_load_explicit(&mutex_on, memory_order_relaxed)) {
+        int64_t n = rate_of(&mutex_fraction, scry__config.mutex_fraction);
+        scry__sample_t *smp = event(SCRY__KIND_MUTEX, obj, 1000 * n, n * delay);
+        if (smp) {
+            memcpy(smp->frames, releaser, nreleaser * sizeof *releaser);
+            smp->nframes = nreleaser;
+            scry__ring_commit_as_safe(smp);
+        }
+    }
+    errno = saved;
+    scry__tls.busy--;
+}
+
+/* ---- Start, stop, settings -------------------------------------------- */
+
+static void update_on(void)
+{
+    atomic_store(&scry__contention_on, atomic_load(&block_on) || atomic_load(&mutex_on));
+}
+
+static int start(_Atomic int *on, int *ever, int64_t *start_ns)
+{
+    pthread_mutex_lock(&ctl);
+    int rc = -EALREADY;
+    static int once;
+    if (!once) {
+        scry__aggregator_set_consumer(SCRY__KIND_BLOCK, consume);
+        scry__aggregator_set_consumer(SCRY__KIND_MUTEX, consume);
+        once = 1;
+    }
+    if (!atomic_load(on) && ((rc = scry__ring_init()) < 0 || (rc = scry__aggregator_start()) < 0)) {
+        pthread_mutex_unlock(&ctl);
+        return rc;
+    }
+    rc = -EALREADY;
+    if (!atomic_load(on)) {
+        if (!block_ever && !mutex_ever) ring_drops_at_start = scry__ring_drops();
+        scry__callstack_init(scry__config.unwind);
+        if (!*ever) *start_ns = now_ns();
+        *ever = 1;
+        atomic_store(on, 1);
+        update_on();
+        rc = 0;
+    }
+    pthread_mutex_unlock(&ctl);
+    return rc;
+}
+
+static int stop(_Atomic int *on)
+{
+    pthread_mutex_lock(&ctl);
+    int rc = atomic_load(on) ? 0 : -EINVAL;
+    atomic_store(on, 0);
+    update_on();
+    pthread_mutex_unlock(&ctl);
+    return rc;
+}
+
+static int block_start(void) { return start(&block_on, &block_ever, &block_start_ns); }
+static int block_stop(void) { return stop(&block_on); }
+static int block_running(void) { return atomic_load(&block_on); }
+static int mutex_start(void) { return start(&mutex_on, &mutex_ever, &mutex_start_ns); }
+static int mutex_stop(void) { return stop(&mutex_on); }
+static int mutex_running(void) { return atomic_load(&mutex_on); }
+
+static int set_while_off(_Atomic int *on, _Atomic int64_t *v, long value)
+{
+    pthread_mutex_lock(&ctl);
+    int rc = atomic_load(on) ? -EBUSY : 0;
+    if (rc == 0) atomic_store(v, value);
+    pthread_mutex_unlock(&ctl);
+    return rc;
+}
+
+int scry__block_set_rate(long ns) { return set_while_off(&block_on, &block_rate, ns); }
+int scry__mutex_set_fraction(long n) { return set_while_off(&mutex_on, &mutex_fraction, n); }
+
+/* ---- Writing ----------------------------------------------------------- */
+
+static int write_profile(int fd, int kind)
+{
+    if (!(kind == SCRY__KIND_BLOCK ? block_ever : mutex_ever)) return -EINVAL;
+    static const scry__value_type_t types[] = {{"contentions", "count"}, {"delay", "nanoseconds"}};
+    int64_t period = kind == SCRY__KIND_BLOCK ? rate_of(&block_rate, scry__config.block_rate)
+                                              : rate_of(&mutex_fraction, scry__config.mutex_fraction);
+
+    scry__aggregator_drain_and_lock();
+    uint32_t n = nbuckets;
+    bucket_t *copy = malloc((n ? n : 1) * sizeof *copy);
+    if (copy && n) memcpy(copy, buckets, n * sizeof *copy);
+    uint64_t full = dropped_table;
+    scry__aggregator_unlock();
+    if (!copy) return -ENOMEM;
+
+    scry__pprof_t *p = scry__pprof_new(types, 2, types[0], period);
+    if (!p) {
+        free(copy);
+        return -ENOMEM;
+    }
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    int64_t start_ns = kind == SCRY__KIND_BLOCK ? block_start_ns : mutex_start_ns;
+    scry__pprof_set_time(p, (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec, now_ns() - start_ns);
+    scry__pprof_set_default_type(p, "delay");
+    char c[320];
+    if (kind == SCRY__KIND_BLOCK)
+        snprintf(c, sizeof c,
+                 "scry %s: block profile: time threads spent waiting, on their own stacks; rate "
+                 "%lld ns (a shorter wait is kept with probability delay/rate and scaled)",
+                 SCRY_VERSION, (long long)period);
+    else
+        snprintf(c, sizeof c,
+                 "scry %s: mutex profile: waiters' delay charged to the stack that released the "
+                 "lock; 1 in %lld releases sampled and scaled",
+                 SCRY_VERSION, (long long)period);
+    scry__pprof_add_comment(p, c);
+    uint64_t lat[SCRY__LATENCY_BUCKETS], nlat = 0;
+    scry__sched_latencies(lat);
+    for (int i = 0; i < SCRY__LATENCY_BUCKETS; i++) nlat += lat[i];
+    snprintf(c, sizeof c,
+             "dropped events: %llu (ring full), %llu (tables full); waits not matched to a release: "
+             "%llu; wake-ups timed: %llu",
+             (unsigned long long)(scry__ring_drops() - ring_drops_at_start), (unsigned long long)full,
+             (unsigned long long)atomic_load(&table_full), (unsigned long long)nlat);
+    scry__pprof_add_comment(p, c);
+
+    int rc = 0;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        if (copy[i].kind != (uint32_t)kind) continue;
+        int64_t v[2] = {(copy[i].count_milli + 500) / 1000, copy[i].delay};
+        if (!v[0] && !v[1]) continue;
+        uint32_t nf;
+        const uintptr_t *f = scry__stacktab_get(copy[i].stack, &nf);
+        char addr[32];
+        snprintf(addr, sizeof addr, "0x%lx", (unsigned long)copy[i].obj);
+        scry__label_t l = {.key = "lock", .str = addr};
+        rc = scry__pprof_add_sample(p, f, nf, v, &l, 1);
+    }
+    free(copy);
+    if (rc == 0) rc = scry__pprof_write_fd(p, fd);
+    scry__pprof_free(p);
+    return rc;
+}
+
+static int block_write_fd(int fd) { return write_profile(fd, SCRY__KIND_BLOCK); }
+static int mutex_write_fd(int fd) { return write_profile(fd, SCRY__KIND_MUTEX); }
+
+/* ---- Fork -------------------------------------------------------------- */
+
+/* The forking thread takes every lock (as busy, so its own locking in later
+ * atfork handlers goes straight to glibc); the child forgets the waiters,
+ * which were other threads' and did not cross. */
+static void prefork(void)
+{
+    scry__tls.busy++;
+    pthread_mutex_lock(&ctl);
+    for (int i = 0; i < STRIPES; i++) pthread_mutex_lock(&wstripes[i].lock);
+}
+
+static void postfork_parent(void)
+{
+    for (int i = STRIPES - 1; i >= 0; i--) pthread_mutex_unlock(&wstripes[i].lock);
+    pthread_mutex_unlock(&ctl);
+    scry__tls.busy--;
+}
+
+static void postfork_child(void)
+{
+    for (int i = 0; i < STRIPES; i++) memset(wstripes[i].slots, 0, sizeof wstripes[i].slots);
+    for (size_t i = 0; i < sizeof scry__waiter_filter; i++) atomic_store(&scry__waiter_filter[i], 0);
+    postfork_parent();
+}
+
+static void nothing(void) {}
+
+const scry__profile_t scry__block_profile = {
+    .name = "block",
+    .start = block_start,
+    .stop = block_stop,
+    .running = block_running,
+    .write_fd = block_write_fd,
+    .prefork = prefork,
+    .postfork_parent = postfork_parent,
+    .postfork_child = postfork_child,
+};
+
+/* Same tables: its fork hooks are the block profile's, run once. */
+const scry__profile_t scry__mutex_profile = {
+    .name = "mutex",
+    .start = mutex_start,
+    .stop = mutex_stop,
+    .running = mutex_running,
+    .write_fd = mutex_write_fd,
+    .prefork = nothing,
+    .postfork_parent = nothing,
+    .postfork_child = nothing,
+};

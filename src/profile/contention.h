@@ -1,0 +1,73 @@
+/*
+ * contention.h - the block and mutex profiles' side of the lock
+ * interposers (interpose/lock.c).
+ *
+ * A wait that the interposer could not avoid (its try-lock failed, or the
+ * primitive always blocks) is bracketed by wait_begin / wait_end around the
+ * real blocking call. wait_begin reads the clock and registers the waiter
+ * on the object (lock, condition variable, semaphore); wait_end reads the
+ * clock again and records:
+ *   block  the waiter's own stack and delay (Go's SetBlockProfileRate
+ *          sampling: a wait of at least `rate` ns always, a shorter one
+ *          with probability delay/rate, scaled so totals stay unbiased);
+ *   mutex  the same delay, charged to the stack of the thread whose
+ *          release ended the wait (one holder blocking five waiters for
+ *          1 s reports 5 s), for 1 in `fraction` releases, scaled by it;
+ *   wake-up latency: from that release to the waiter running again, into
+ *          a histogram (Go's /sched/latencies:seconds).
+ *
+ * Releases must not pay for this when nobody waits: a waiter raises a
+ * counter in the waiter filter (indexed by a hash of the object's address)
+ * for as long as it waits, and a release looks at that one byte and calls
+ * scry__contention_release only when it is not zero.
+ */
+#ifndef SCRY_PROFILE_CONTENTION_H
+#define SCRY_PROFILE_CONTENTION_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Nonzero while the block or the mutex profile runs. */
+extern _Atomic int scry__contention_on;
+
+#define SCRY__WAITER_FILTER_BITS 16
+extern _Atomic uint8_t scry__waiter_filter[1u << SCRY__WAITER_FILTER_BITS];
+
+static inline uint32_t scry__waiter_index(const void *obj)
+{
+    uint64_t h = (uint64_t)(uintptr_t)obj * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> (64 - SCRY__WAITER_FILTER_BITS));
+}
+
+/* Nonzero when a thread may be waiting on obj (never a false "no"). */
+static inline int scry__maybe_waiters(const void *obj)
+{
+    return atomic_load_explicit(&scry__waiter_filter[scry__waiter_index(obj)],
+                                memory_order_relaxed) != 0;
+}
+
+/* What a wait is on: mutexes and rwlocks feed the mutex profile too. */
+enum { SCRY__WAIT_LOCK = 0, SCRY__WAIT_OTHER = 1 };
+
+typedef struct {
+    int64_t t0;
+    int registered;
+} scry__wait_t;
+
+/* Both 0 when the calling thread is scry's own (busy): then nothing is
+ * recorded and the caller just makes the real call. */
+int scry__wait_begin(scry__wait_t *w, const void *obj);
+void scry__wait_end(scry__wait_t *w, const void *obj, int what, uintptr_t caller);
+
+/* A release (unlock, signal, post) of obj while the filter said "maybe":
+ * remembers the time, and for a lock, the releaser's stack (caller: the
+ * interposer's return address). Called before the real release, so a
+ * woken waiter always finds it. */
+void scry__contention_release(const void *obj, int what, uintptr_t caller);
+
+/* Wake-up latencies so far: counts per power of two of nanoseconds
+ * (bucket i: [2^i, 2^(i+1)) ns; bucket 0 also holds 0). */
+#define SCRY__LATENCY_BUCKETS 48
+void scry__sched_latencies(uint64_t out[SCRY__LATENCY_BUCKETS]);
+
+#endif

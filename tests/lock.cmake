@@ -1,0 +1,14 @@
+# Block and mutex profile tests: waits the programs measure themselves.
+add_executable(lock_truth lock/lock_truth.c)
+target_compile_options(lock_truth PRIVATE -O2 -g -fno-omit-frame-pointer)
+target_link_libraries(lock_truth PRIVATE Threads::Threads)
+add_executable(lock_cxx lock/lock_cxx.cc)
+target_compile_options(lock_cxx PRIVATE -O2 -g -fno-omit-frame-pointer)
+target_link_libraries(lock_cxx PRIVATE Threads::Threads)
+
+scry_shell_test(lock_mutex lock/mutex.sh pprof)
+scry_shell_test(lock_cond lock/cond.sh)
+scry_shell_test(lock_sampled lock/sampled.sh)
+scry_shell_test(lock_cxx lock/cxx.sh pprof)
+# They time waits on both cores: keep them apart from each other and the rest.
+set_tests_properties(lock_mutex lock_cond lock_sampled lock_cxx PROPERTIES RUN_SERIAL TRUE)

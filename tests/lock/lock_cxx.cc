@@ -1,0 +1,97 @@
+/*
+ * lock_cxx - std::mutex and std::condition_variable under contention.
+ *   hold_cpp      holds a std::mutex for 500 us at a time, 400 times
+ *   take_cpp      asks for it each time it is held, and waits
+ *   consume_cpp   waits on a std::condition_variable for 200 items that
+ *                 produce_cpp makes one every 200 us; counts its waits
+ * Prints "consumer_waits N".
+ */
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+static std::mutex mu;
+static std::mutex qmu;
+static std::condition_variable qcv;
+static std::deque<int> items;
+static long consumer_waits;
+
+static void spin(std::chrono::microseconds d)
+{
+    auto end = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < end) {
+    }
+}
+
+/* Strict turns so that every round contends: hold_cpp takes the lock and
+ * says so, take_cpp then asks for it and waits until hold_cpp lets go. */
+static std::atomic<int> phase{0};
+
+__attribute__((noinline)) void hold_cpp()
+{
+    for (int i = 0; i < 400; i++) {
+        while (phase.load() != 0) {
+        }
+        {
+            std::lock_guard<std::mutex> g(mu);
+            phase.store(1);
+            spin(std::chrono::microseconds(500));
+        }
+        while (phase.load() != 2) {
+        }
+        phase.store(0);
+    }
+}
+
+__attribute__((noinline)) void take_cpp()
+{
+    for (int i = 0; i < 400; i++) {
+        while (phase.load() != 1) {
+        }
+        {
+            std::lock_guard<std::mutex> g(mu);
+        }
+        phase.store(2);
+    }
+}
+
+__attribute__((noinline)) void produce_cpp()
+{
+    for (int i = 0; i < 200; i++) {
+        spin(std::chrono::microseconds(200));
+        std::lock_guard<std::mutex> g(qmu);
+        items.push_back(i);
+        qcv.notify_one();
+    }
+}
+
+__attribute__((noinline)) void consume_cpp()
+{
+    for (int got = 0; got < 200;) {
+        std::unique_lock<std::mutex> l(qmu);
+        while (items.empty()) {
+            consumer_waits++;
+            qcv.wait(l);
+        }
+        items.pop_front();
+        got++;
+    }
+}
+
+int main()
+{
+    std::thread h(hold_cpp);
+    std::thread t(take_cpp);
+    std::thread c(consume_cpp);
+    std::thread p(produce_cpp);
+    h.join();
+    t.join();
+    c.join();
+    p.join();
+    std::printf("consumer_waits %ld\n", consumer_waits);
+    return 0;
+}
