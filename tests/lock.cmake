@@ -10,5 +10,6 @@ scry_shell_test(lock_mutex lock/mutex.sh pprof)
 scry_shell_test(lock_cond lock/cond.sh)
 scry_shell_test(lock_sampled lock/sampled.sh)
 scry_shell_test(lock_cxx lock/cxx.sh pprof)
+scry_shell_test(lock_misc lock/misc.sh)
 # They time waits on both cores: keep them apart from each other and the rest.
-set_tests_properties(lock_mutex lock_cond lock_sampled lock_cxx PROPERTIES RUN_SERIAL TRUE)
+set_tests_properties(lock_mutex lock_cond lock_sampled lock_cxx lock_misc PROPERTIES RUN_SERIAL TRUE)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # C++ (lock_cxx.cc): std::mutex contention shows take_cpp waiting (block)
-# and hold_cpp holding (mutex: at least 80% of the delay); the waits inside
+# and hold_cpp holding (its mutex delay within 20% of take_cpp's wait); std::shared_mutex
+# shows read_shared waiting 200 times and write_shared holding; the waits inside
 # std::condition_variable::wait are counted for consume_cpp within 5%. With
 # frame pointers, libstdc++'s condition_variable::wait (built without them)
 # hides its caller, so that part runs with --unwind dwarf.
@@ -11,11 +12,15 @@ b="$WORK/fp/block.pb.gz"
 m="$WORK/fp/mutex.pb.gz"
 tw=$(cum_at "$b" "take_cpp()" delay)
 mh=$(cum_at "$m" "hold_cpp()" delay)
-mt=$(total "$m")
-echo "fp: take_cpp waited ${tw} ns; hold_cpp made others wait ${mh} of ${mt} ns"
+echo "fp: take_cpp waited ${tw} ns; hold_cpp made others wait ${mh} ns"
 [ "$tw" -gt 10000000 ] || fail "take_cpp shows no std::mutex wait ($tw ns)"
-within "$mh" "$mt" 0.80 1.0001 || fail "hold_cpp has $mh of $mt ns of the mutex profile, under 80%"
+within "$mh" "$tw" 0.80 1.20 || fail "hold_cpp made others wait $mh ns, not within 20% of take_cpp's $tw ns"
 go_reads "$m" hold_cpp
+rs=$(cum_at "$b" "read_shared()" contentions)
+ws=$(cum_at "$m" "write_shared()" delay)
+echo "fp: read_shared waited $rs times for the std::shared_mutex; write_shared made it wait $ws ns"
+within "$rs" 200 0.95 1.05 || fail "read_shared: $rs contentions, want 200 +/- 5%"
+[ "$ws" -gt 20000000 ] || fail "write_shared shows too little mutex delay ($ws ns)"
 
 "$SCRY" run -p block --unwind dwarf -o "$WORK/dw" -- "$SCRY_BIN/tests/lock_cxx" >"$WORK/out" 2>"$WORK/err" ||
   fail "dwarf run failed: $(cat "$WORK/err")"
@@ -26,4 +31,4 @@ echo "dwarf: consume_cpp waited $own times on the condition variable; profile $c
 # consume_cpp also waits for its std::mutex now and then: at least its own
 # condition waits, at most 5% more.
 within "$cw" "$own" 0.95 1.05 || fail "consume_cpp contentions $cw, want $own +/- 5%"
-pass "std::mutex and std::condition_variable seen"
+pass "std::mutex, std::shared_mutex and std::condition_variable seen"

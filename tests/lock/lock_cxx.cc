@@ -4,6 +4,8 @@
  *   take_cpp      asks for it each time it is held, and waits
  *   consume_cpp   waits on a std::condition_variable for 200 items that
  *                 produce_cpp makes one every 200 us; counts its waits
+ *   read_shared   asks 200 times for a std::shared_mutex that write_shared
+ *                 holds exclusively for 300 us at a time (it waits)
  * Prints "consumer_waits N".
  */
 #include <atomic>
@@ -12,6 +14,7 @@
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 static std::mutex mu;
@@ -59,6 +62,39 @@ __attribute__((noinline)) void take_cpp()
     }
 }
 
+/* std::shared_mutex, the same turns: write_shared holds it exclusively,
+ * read_shared asks for it shared and waits. */
+static std::shared_mutex smu;
+static std::atomic<int> sphase{0};
+
+__attribute__((noinline)) void write_shared()
+{
+    for (int i = 0; i < 200; i++) {
+        while (sphase.load() != 0) {
+        }
+        {
+            std::unique_lock<std::shared_mutex> g(smu);
+            sphase.store(1);
+            spin(std::chrono::microseconds(300));
+        }
+        while (sphase.load() != 2) {
+        }
+        sphase.store(0);
+    }
+}
+
+__attribute__((noinline)) void read_shared()
+{
+    for (int i = 0; i < 200; i++) {
+        while (sphase.load() != 1) {
+        }
+        {
+            std::shared_lock<std::shared_mutex> g(smu);
+        }
+        sphase.store(2);
+    }
+}
+
 __attribute__((noinline)) void produce_cpp()
 {
     for (int i = 0; i < 200; i++) {
@@ -92,6 +128,10 @@ int main()
     t.join();
     c.join();
     p.join();
+    std::thread w(write_shared);
+    std::thread r(read_shared);
+    w.join();
+    r.join();
     std::printf("consumer_waits %ld\n", consumer_waits);
     return 0;
 }

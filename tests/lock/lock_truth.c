@@ -11,14 +11,23 @@
  *                        pthread_cond_wait calls it makes (in ping_wait and
  *                        pong_wait) and the time it spends in them.
  *
- * Prints "waiter_wait_ns X" or "ping_waits X pong_waits Y" for the driver.
+ *   lock_truth misc N    N contended rounds each of: an rwlock (rw_hold
+ *                        writes, rw_wait reads), a C11 mtx_t (c11_hold,
+ *                        c11_wait), a semaphore (sem_wait_here waits for
+ *                        sem_post_later), a barrier (barrier_here, one side
+ *                        late), and one pthread_join of a 5 ms thread
+ *                        (join_here).
+ *
+ * Prints "waiter_wait_ns X", "ping_waits X pong_waits Y" or "rounds N".
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 #include <time.h>
 
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
@@ -139,11 +148,174 @@ static void *pong(void *arg)
     return NULL;
 }
 
+/* ---- the other primitives, each contended every round ---- */
+
+static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+static mtx_t c11;
+static sem_t sem;
+static pthread_barrier_t barrier;
+
+__attribute__((noinline)) static void rw_hold(void)
+{
+    pthread_rwlock_wrlock(&rw);
+    atomic_store(&phase, 1);
+    spin_us(200);
+    pthread_rwlock_unlock(&rw);
+    NOT_LAST();
+}
+
+__attribute__((noinline)) static void rw_wait(void)
+{
+    pthread_rwlock_rdlock(&rw);
+    pthread_rwlock_unlock(&rw);
+    NOT_LAST();
+}
+
+__attribute__((noinline)) static void c11_hold(void)
+{
+    mtx_lock(&c11);
+    atomic_store(&phase, 1);
+    spin_us(200);
+    mtx_unlock(&c11);
+    NOT_LAST();
+}
+
+__attribute__((noinline)) static void c11_wait(void)
+{
+    mtx_lock(&c11);
+    mtx_unlock(&c11);
+    NOT_LAST();
+}
+
+__attribute__((noinline)) static void sem_post_later(void)
+{
+    spin_us(200); /* the waiter is in sem_wait by now */
+    sem_post(&sem);
+    NOT_LAST();
+}
+
+__attribute__((noinline)) static void sem_wait_here(void)
+{
+    atomic_store(&phase, 1);
+    sem_wait(&sem);
+    NOT_LAST();
+}
+
+__attribute__((noinline)) static void barrier_here(void)
+{
+    pthread_barrier_wait(&barrier);
+    NOT_LAST();
+}
+
+/* Runs hold then, in turn, lets wait contend with it, `rounds` times. */
+static void (*hold_fn)(void), (*wait_fn)(void);
+
+static void *misc_holder(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < rounds; i++) {
+        while (atomic_load(&phase) != 0) {
+        }
+        hold_fn();
+        while (atomic_load(&phase) != 2) {
+        }
+        atomic_store(&phase, 0);
+    }
+    return NULL;
+}
+
+static void *misc_waiter(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < rounds; i++) {
+        while (atomic_load(&phase) != 1) {
+        }
+        wait_fn();
+        atomic_store(&phase, 2);
+    }
+    return NULL;
+}
+
+static void pair(void (*hold)(void), void (*wait)(void))
+{
+    pthread_t a, b;
+    hold_fn = hold;
+    wait_fn = wait;
+    atomic_store(&phase, 0);
+    pthread_create(&a, NULL, misc_holder, NULL);
+    pthread_create(&b, NULL, misc_waiter, NULL);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+}
+
+static void *sem_poster(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < rounds; i++) {
+        while (atomic_load(&phase) != 1) {
+        }
+        atomic_store(&phase, 0);
+        sem_post_later();
+    }
+    return NULL;
+}
+
+static void *barrier_body(void *arg)
+{
+    for (long i = 0; i < rounds; i++) {
+        if (arg) spin_us(100); /* one side arrives late: the other waits */
+        barrier_here();
+    }
+    return NULL;
+}
+
+static void *sleeper(void *arg)
+{
+    (void)arg;
+    spin_us(5000);
+    return NULL;
+}
+
+__attribute__((noinline)) static void join_here(pthread_t t)
+{
+    pthread_join(t, NULL);
+    NOT_LAST();
+}
+
+static void misc(void)
+{
+    pair(rw_hold, rw_wait);
+    mtx_init(&c11, mtx_plain);
+    pair(c11_hold, c11_wait);
+
+    sem_init(&sem, 0, 0);
+    pthread_t a, b;
+    atomic_store(&phase, 0);
+    pthread_create(&a, NULL, sem_poster, NULL);
+    for (long i = 0; i < rounds; i++) sem_wait_here();
+    pthread_join(a, NULL);
+
+    pthread_barrier_init(&barrier, NULL, 2);
+    pthread_create(&a, NULL, barrier_body, NULL);
+    pthread_create(&b, NULL, barrier_body, (void *)1);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+
+    pthread_create(&a, NULL, sleeper, NULL);
+    join_here(a);
+    printf("rounds %ld\n", rounds);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "mutex") && strcmp(argv[1], "cond"))) {
-        fprintf(stderr, "usage: lock_truth mutex|cond N\n");
+    if (argc != 3 || (strcmp(argv[1], "mutex") && strcmp(argv[1], "cond") && strcmp(argv[1], "misc"))) {
+        fprintf(stderr, "usage: lock_truth mutex|cond|misc N\n");
         return 2;
+    }
+    if (!strcmp(argv[1], "misc")) {
+        rounds = atol(argv[2]);
+        misc();
+        return 0;
     }
     rounds = atol(argv[2]);
     pthread_t a, b;
