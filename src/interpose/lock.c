@@ -47,6 +47,9 @@
 
 typedef const struct timespec *ts_t;
 
+static int boot_mutex_lock(pthread_mutex_t *m);
+static int boot_mutex_unlock(pthread_mutex_t *m);
+
 static struct {
     int (*mutex_lock)(pthread_mutex_t *);
     int (*mutex_trylock)(pthread_mutex_t *);
@@ -84,7 +87,12 @@ static struct {
     int (*cnd_signal)(cnd_t *);
     int (*cnd_broadcast)(cnd_t *);
     _Atomic int done;
-} real;
+} real = {
+    /* The two hottest start as stubs that resolve on first use, so that
+     * their calls need no "resolved yet?" test (see REAL for the rest). */
+    .mutex_lock = boot_mutex_lock,
+    .mutex_unlock = boot_mutex_unlock,
+};
 
 static void *next_fn(const char *name)
 {
@@ -141,6 +149,18 @@ static void resolve(void)
     atomic_store_explicit(&real.done, 1, memory_order_release);
 }
 
+static int boot_mutex_lock(pthread_mutex_t *m)
+{
+    resolve();
+    return real.mutex_lock(m);
+}
+
+static int boot_mutex_unlock(pthread_mutex_t *m)
+{
+    resolve();
+    return real.mutex_unlock(m);
+}
+
 /* The real function; found on first use (this can run before scry's
  * constructor, from another library's). */
 #define REAL(f) (LIKELY(atomic_load_explicit(&real.done, memory_order_acquire)) ? real.f : (resolve(), real.f))
@@ -160,12 +180,15 @@ static void resolve(void)
  * straight to the program's (the frame-pointer walk needs that). */
 #define FRAMELESS __attribute__((optimize("omit-frame-pointer")))
 
-/* A release with possible waiters: note it, then release. */
+/* A release with possible waiters: note the time, release, and for a
+ * lock, charge the waits it ended (outside the program's critical section). */
 #define RELEASE_SLOW(name, type, what)                                                            \
     __attribute__((noinline)) static int name##_slow(type *o, uintptr_t caller)                   \
     {                                                                                             \
-        scry__contention_release(o, (what), caller);                                              \
-        return real.name(o);                                                                      \
+        scry__contention_release_begin(o);                                                        \
+        int rc = REAL(name)(o);                                                                   \
+        if ((what) == SCRY__WAIT_LOCK) scry__contention_release_end(o, caller);                   \
+        return rc;                                                                                \
     }
 #define RELEASE(name, type, what, exported)                                                       \
     RELEASE_SLOW(name, type, what)                                                                \
@@ -181,15 +204,16 @@ static void resolve(void)
  * recursive mutex this thread owns), and time the wait only if it is real. */
 __attribute__((noinline)) static int mutex_lock_slow(pthread_mutex_t *m, uintptr_t caller)
 {
-    int rc = real.mutex_trylock(m);
+    int rc = REAL(mutex_trylock)(m);
     if (rc != EBUSY) return rc; /* taken (or an error the lock would give too) */
-    TIMED(m, SCRY__WAIT_LOCK, real.mutex_lock(m));
+    TIMED(m, SCRY__WAIT_LOCK, REAL(mutex_lock)(m));
 }
 
 /* A mutex whose lock word is 0 is free: glibc's lock takes it without
  * waiting (a thread that races us to it makes us wait unmeasured, rarely and
- * briefly). Reading the word costs less than a try-lock, and the line is the
- * one the lock needs anyway. */
+ * briefly). Reading the word and tail-calling the lock costs less than
+ * glibc's try-lock (measured: its type dispatch is most of an uncontended
+ * pair), and the line is the one the lock needs anyway. */
 static inline int looks_free(pthread_mutex_t *m)
 {
     return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0;
@@ -197,7 +221,7 @@ static inline int looks_free(pthread_mutex_t *m)
 
 FRAMELESS SCRY_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    if (OFF || looks_free(m)) return REAL(mutex_lock)(m);
+    if (OFF || looks_free(m)) return real.mutex_lock(m);
     return mutex_lock_slow(m, CALLER);
 }
 
@@ -207,7 +231,7 @@ SCRY_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, ts_t t)
     int rc = REAL(mutex_trylock)(m);
     if (LIKELY(rc != EBUSY)) return rc;
     uintptr_t caller = CALLER;
-    TIMED(m, SCRY__WAIT_LOCK, real.mutex_timedlock(m, t));
+    TIMED(m, SCRY__WAIT_LOCK, REAL(mutex_timedlock)(m, t));
 }
 
 SCRY_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, ts_t t)
@@ -216,10 +240,15 @@ SCRY_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, ts_t t)
     int rc = REAL(mutex_trylock)(m);
     if (LIKELY(rc != EBUSY)) return rc;
     uintptr_t caller = CALLER;
-    TIMED(m, SCRY__WAIT_LOCK, real.mutex_clocklock(m, c, t));
+    TIMED(m, SCRY__WAIT_LOCK, REAL(mutex_clocklock)(m, c, t));
 }
 
-RELEASE(mutex_unlock, pthread_mutex_t, SCRY__WAIT_LOCK, pthread_mutex_unlock)
+RELEASE_SLOW(mutex_unlock, pthread_mutex_t, SCRY__WAIT_LOCK)
+FRAMELESS SCRY_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+    if (UNLIKELY(scry__maybe_waiters(m))) return mutex_unlock_slow(m, CALLER);
+    return real.mutex_unlock(m);
+}
 
 /* ---- Read-write locks -------------------------------------------------- */
 
@@ -248,21 +277,21 @@ SCRY_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
     if (OFF) return REAL(cond_wait)(c, m);
     uintptr_t caller = CALLER;
-    TIMED(c, SCRY__WAIT_OTHER, real.cond_wait(c, m));
+    TIMED(c, SCRY__WAIT_OTHER, REAL(cond_wait)(c, m));
 }
 
 SCRY_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, ts_t t)
 {
     if (OFF) return REAL(cond_timedwait)(c, m, t);
     uintptr_t caller = CALLER;
-    TIMED(c, SCRY__WAIT_OTHER, real.cond_timedwait(c, m, t));
+    TIMED(c, SCRY__WAIT_OTHER, REAL(cond_timedwait)(c, m, t));
 }
 
 SCRY_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t k, ts_t t)
 {
     if (OFF) return REAL(cond_clockwait)(c, m, k, t);
     uintptr_t caller = CALLER;
-    TIMED(c, SCRY__WAIT_OTHER, real.cond_clockwait(c, m, k, t));
+    TIMED(c, SCRY__WAIT_OTHER, REAL(cond_clockwait)(c, m, k, t));
 }
 
 RELEASE(cond_signal, pthread_cond_t, SCRY__WAIT_OTHER, pthread_cond_signal)
@@ -284,7 +313,7 @@ SCRY_EXPORT int sem_wait(sem_t *s)
     if (OFF) return REAL(sem_wait)(s);
     SEM_TRY(s);
     uintptr_t caller = CALLER;
-    TIMED(s, SCRY__WAIT_OTHER, real.sem_wait(s));
+    TIMED(s, SCRY__WAIT_OTHER, REAL(sem_wait)(s));
 }
 
 SCRY_EXPORT int sem_timedwait(sem_t *s, ts_t t)
@@ -292,7 +321,7 @@ SCRY_EXPORT int sem_timedwait(sem_t *s, ts_t t)
     if (OFF) return REAL(sem_timedwait)(s, t);
     SEM_TRY(s);
     uintptr_t caller = CALLER;
-    TIMED(s, SCRY__WAIT_OTHER, real.sem_timedwait(s, t));
+    TIMED(s, SCRY__WAIT_OTHER, REAL(sem_timedwait)(s, t));
 }
 
 SCRY_EXPORT int sem_clockwait(sem_t *s, clockid_t c, ts_t t)
@@ -300,7 +329,7 @@ SCRY_EXPORT int sem_clockwait(sem_t *s, clockid_t c, ts_t t)
     if (OFF) return REAL(sem_clockwait)(s, c, t);
     SEM_TRY(s);
     uintptr_t caller = CALLER;
-    TIMED(s, SCRY__WAIT_OTHER, real.sem_clockwait(s, c, t));
+    TIMED(s, SCRY__WAIT_OTHER, REAL(sem_clockwait)(s, c, t));
 }
 
 RELEASE(sem_post, sem_t, SCRY__WAIT_OTHER, sem_post)
@@ -313,14 +342,14 @@ SCRY_EXPORT int pthread_join(pthread_t t, void **ret)
     int rc = REAL(tryjoin)(t, ret);
     if (rc != EBUSY) return rc;
     uintptr_t caller = CALLER;
-    TIMED((void *)t, SCRY__WAIT_OTHER, real.join(t, ret));
+    TIMED((void *)t, SCRY__WAIT_OTHER, REAL(join)(t, ret));
 }
 
 SCRY_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 {
     if (OFF) return REAL(barrier_wait)(b);
     uintptr_t caller = CALLER;
-    TIMED(b, SCRY__WAIT_OTHER, real.barrier_wait(b));
+    TIMED(b, SCRY__WAIT_OTHER, REAL(barrier_wait)(b));
 }
 
 /* ---- C11 threads ------------------------------------------------------- */
@@ -331,7 +360,7 @@ SCRY_EXPORT int mtx_lock(mtx_t *m)
     int rc = REAL(mtx_trylock)(m);
     if (LIKELY(rc != thrd_busy)) return rc;
     uintptr_t caller = CALLER;
-    TIMED(m, SCRY__WAIT_LOCK, real.mtx_lock(m));
+    TIMED(m, SCRY__WAIT_LOCK, REAL(mtx_lock)(m));
 }
 
 SCRY_EXPORT int mtx_timedlock(mtx_t *__restrict m, const struct timespec *__restrict t)
@@ -340,7 +369,7 @@ SCRY_EXPORT int mtx_timedlock(mtx_t *__restrict m, const struct timespec *__rest
     int rc = REAL(mtx_trylock)(m);
     if (LIKELY(rc != thrd_busy)) return rc;
     uintptr_t caller = CALLER;
-    TIMED(m, SCRY__WAIT_LOCK, real.mtx_timedlock(m, t));
+    TIMED(m, SCRY__WAIT_LOCK, REAL(mtx_timedlock)(m, t));
 }
 
 RELEASE(mtx_unlock, mtx_t, SCRY__WAIT_LOCK, mtx_unlock)
@@ -349,7 +378,7 @@ SCRY_EXPORT int cnd_wait(cnd_t *c, mtx_t *m)
 {
     if (OFF) return REAL(cnd_wait)(c, m);
     uintptr_t caller = CALLER;
-    TIMED(c, SCRY__WAIT_OTHER, real.cnd_wait(c, m));
+    TIMED(c, SCRY__WAIT_OTHER, REAL(cnd_wait)(c, m));
 }
 
 SCRY_EXPORT int cnd_timedwait(cnd_t *__restrict c, mtx_t *__restrict m,
@@ -357,7 +386,7 @@ SCRY_EXPORT int cnd_timedwait(cnd_t *__restrict c, mtx_t *__restrict m,
 {
     if (OFF) return REAL(cnd_timedwait)(c, m, t);
     uintptr_t caller = CALLER;
-    TIMED(c, SCRY__WAIT_OTHER, real.cnd_timedwait(c, m, t));
+    TIMED(c, SCRY__WAIT_OTHER, REAL(cnd_timedwait)(c, m, t));
 }
 
 RELEASE(cnd_signal, cnd_t, SCRY__WAIT_OTHER, cnd_signal)

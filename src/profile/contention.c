@@ -90,9 +90,12 @@ static uint64_t rnd(void)
 typedef struct {
     const void *obj; /* NULL: free */
     int waiters;
-    int64_t released_at;   /* 0: no release seen yet */
-    uint32_t nreleaser;    /* frames of a sampled lock release, 0: none */
+    uint64_t seq;       /* lock releases recorded */
+    uint32_t nreleaser; /* frames of the last one; 0: it was not sampled */
     uintptr_t releaser[RELEASER_FRAMES];
+    /* Waits that ended before the release that ended them was recorded
+     * (the waiter ran first): the release charges them when it comes. */
+    int64_t pending_count, pending_delay;
 } waiting_t;
 
 typedef struct {
@@ -102,6 +105,9 @@ typedef struct {
 
 static wstripe_t wstripes[STRIPES];
 static _Atomic uint64_t table_full;
+/* When each object (by filter slot) was last released: written without a
+ * lock just before the release, read by the waiter it wakes. */
+static _Atomic int64_t released_at[1u << SCRY__WAITER_FILTER_BITS];
 
 static wstripe_t *wstripe_of(const void *obj)
 {
@@ -140,11 +146,13 @@ int scry__wait_begin(scry__wait_t *w, const void *obj)
     if (!e && (e = find(s, NULL))) {
         e->obj = obj;
         e->waiters = 0;
-        e->released_at = 0;
+        e->seq = 0;
         e->nreleaser = 0;
+        e->pending_count = e->pending_delay = 0;
     }
     if (e) {
         e->waiters++;
+        w->seq = e->seq;
         w->registered = 1;
     }
     pthread_mutex_unlock(&s->lock);
@@ -158,30 +166,46 @@ int scry__wait_begin(scry__wait_t *w, const void *obj)
     return 1;
 }
 
-void scry__contention_release(const void *obj, int what, uintptr_t caller)
+void scry__contention_release_begin(const void *obj)
 {
-    if (scry__tls.busy || !atomic_load_explicit(&scry__contention_on, memory_order_relaxed)) return;
+    if (!atomic_load_explicit(&scry__contention_on, memory_order_relaxed)) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    atomic_store_explicit(&released_at[scry__waiter_index(obj)],
+                          (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, memory_order_relaxed);
+}
+
+static void mutex_event(const void *obj, const uintptr_t *frames, uint32_t n, int64_t count,
+                        int64_t delay);
+
+void scry__contention_release_end(const void *obj, uintptr_t caller)
+{
+    if (scry__tls.busy || !atomic_load_explicit(&mutex_on, memory_order_relaxed)) return;
     scry__tls.busy++;
     int saved = errno;
-    /* A sampled lock release records who released: 1 in `fraction`. This
-     * runs while the program still holds its lock (so that the waiter it
-     * wakes finds it): only an unwind and a copy, nothing shared. */
+    /* 1 in `fraction` releases is sampled: its stack is taken (after the
+     * program let go of its lock, so the unwind is not in its critical
+     * section), and the waits it ended are charged to it. */
     uintptr_t frames[RELEASER_FRAMES];
     uint32_t n = 0;
     int64_t fraction = rate_of(&mutex_fraction, scry__config.mutex_fraction);
-    if (what == SCRY__WAIT_LOCK && atomic_load_explicit(&mutex_on, memory_order_relaxed) &&
-        (fraction <= 1 || rnd() % (uint64_t)fraction == 0))
+    if (fraction <= 1 || rnd() % (uint64_t)fraction == 0)
         n = scry__callstack(caller, frames, RELEASER_FRAMES);
-    int64_t t = now_ns();
+    int64_t count = 0, delay = 0;
     wstripe_t *s = wstripe_of(obj);
     pthread_mutex_lock(&s->lock);
     waiting_t *e = find(s, obj);
     if (e) {
-        e->released_at = t;
+        e->seq++;
         e->nreleaser = n;
         memcpy(e->releaser, frames, n * sizeof *frames);
+        count = e->pending_count;
+        delay = e->pending_delay;
+        e->pending_count = e->pending_delay = 0;
+        if (e->waiters == 0) e->obj = NULL;
     }
     pthread_mutex_unlock(&s->lock);
+    if (n && count) mutex_event(obj, frames, n, count * fraction, delay * fraction);
     errno = saved;
     scry__tls.busy--;
 }
@@ -273,6 +297,17 @@ static scry__sample_t *event(int kind, const void *obj, int64_t count_milli, int
     return smp;
 }
 
+/* count waits of delay ns in all, charged to the releaser's frames. */
+static void mutex_event(const void *obj, const uintptr_t *frames, uint32_t n, int64_t count,
+                        int64_t delay)
+{
+    scry__sample_t *smp = event(SCRY__KIND_MUTEX, obj, 1000 * count, delay);
+    if (!smp) return;
+    memcpy(smp->frames, frames, n * sizeof *frames);
+    smp->nframes = n;
+    scry__ring_commit_as_safe(smp);
+}
+
 /* The waiter's own stack goes straight into the slot. */
 static void block_event(const void *obj, uintptr_t caller, int64_t count_milli, int64_t delay)
 {
@@ -288,26 +323,33 @@ void scry__wait_end(scry__wait_t *w, const void *obj, int what, uintptr_t caller
     scry__tls.busy++;
     int saved = errno;
     int64_t t1 = now_ns(), delay = t1 - w->t0;
-    int64_t released_at = 0;
+    /* The release that let us go, if it came while we waited. */
+    int64_t r = atomic_load_explicit(&released_at[scry__waiter_index(obj)], memory_order_relaxed);
+    if (r >= w->t0 && r <= t1) add_latency(t1 - r);
+
     uintptr_t releaser[RELEASER_FRAMES];
     uint32_t nreleaser = 0;
+    int mutex = what == SCRY__WAIT_LOCK && atomic_load_explicit(&mutex_on, memory_order_relaxed);
     if (w->registered) {
         wstripe_t *s = wstripe_of(obj);
         pthread_mutex_lock(&s->lock);
         waiting_t *e = find(s, obj);
         if (e) {
-            released_at = e->released_at;
-            nreleaser = e->nreleaser;
-            memcpy(releaser, e->releaser, nreleaser * sizeof *releaser);
-            if (--e->waiters == 0) e->obj = NULL;
+            if (mutex && e->seq != w->seq) {
+                /* The release that woke us is recorded: its stack, if it
+                 * was sampled. */
+                nreleaser = e->nreleaser;
+                memcpy(releaser, e->releaser, nreleaser * sizeof *releaser);
+            } else if (mutex) {
+                /* It will be: leave the wait for it to charge. */
+                e->pending_count++;
+                e->pending_delay += delay;
+            }
+            if (--e->waiters == 0 && e->pending_count == 0) e->obj = NULL;
         }
         pthread_mutex_unlock(&s->lock);
         filter_add(obj, -1);
     }
-    /* The release that let us go, if it came while we waited. */
-    int ours = released_at >= w->t0 && released_at <= t1;
-    if (ours) add_latency(t1 - released_at);
-
     if (atomic_load_explicit(&block_on, memory_order_relaxed)) {
         int64_t rate = rate_of(&block_rate, scry__config.block_rate);
         /* Go's blocksampled and saveblockevent: a wait shorter than the
@@ -318,15 +360,9 @@ void scry__wait_end(scry__wait_t *w, const void *obj, int what, uintptr_t caller
         else if ((int64_t)(rnd() % (uint64_t)rate) <= delay)
             block_event(obj, caller, 1000 * rate / (delay > 0 ? delay : 1), rate);
     }
-    if (what == SCRY__WAIT_LOCK && nreleaser && ours &&
-        atomic_load_explicit(&mutex_on, memory_order_relaxed)) {
+    if (nreleaser) {
         int64_t n = rate_of(&mutex_fraction, scry__config.mutex_fraction);
-        scry__sample_t *smp = event(SCRY__KIND_MUTEX, obj, 1000 * n, n * delay);
-        if (smp) {
-            memcpy(smp->frames, releaser, nreleaser * sizeof *releaser);
-            smp->nframes = nreleaser;
-            scry__ring_commit_as_safe(smp);
-        }
+        mutex_event(obj, releaser, nreleaser, n, n * delay);
     }
     errno = saved;
     scry__tls.busy--;

@@ -18,8 +18,10 @@
  *
  * Releases must not pay for this when nobody waits: a waiter raises a
  * counter in the waiter filter (indexed by a hash of the object's address)
- * for as long as it waits, and a release looks at that one byte and calls
- * scry__contention_release only when it is not zero.
+ * for as long as it waits, and a release looks at that one byte and goes
+ * further only when it is not zero. Then it notes the time just before the
+ * real release (one store), and only after it, outside the program's
+ * critical section, records its stack for the waits it ended.
  */
 #ifndef SCRY_PROFILE_CONTENTION_H
 #define SCRY_PROFILE_CONTENTION_H
@@ -52,6 +54,7 @@ enum { SCRY__WAIT_LOCK = 0, SCRY__WAIT_OTHER = 1 };
 typedef struct {
     int64_t t0;
     int registered;
+    uint64_t seq; /* releases the object had seen when this wait began */
 } scry__wait_t;
 
 /* Both 0 when the calling thread is scry's own (busy): then nothing is
@@ -60,10 +63,12 @@ int scry__wait_begin(scry__wait_t *w, const void *obj);
 void scry__wait_end(scry__wait_t *w, const void *obj, int what, uintptr_t caller);
 
 /* A release (unlock, signal, post) of obj while the filter said "maybe":
- * remembers the time, and for a lock, the releaser's stack (caller: the
- * interposer's return address). Called before the real release, so a
- * woken waiter always finds it. */
-void scry__contention_release(const void *obj, int what, uintptr_t caller);
+ * release_begin just before the real release (notes the time, for the
+ * wake-up latency); for locks, release_end just after it (caller: the
+ * interposer's return address), which charges the waits this release
+ * ended to the releaser's stack. */
+void scry__contention_release_begin(const void *obj);
+void scry__contention_release_end(const void *obj, uintptr_t caller);
 
 /* Wake-up latencies so far: counts per power of two of nanoseconds
  * (bucket i: [2^i, 2^(i+1)) ns; bucket 0 also holds 0). */
