@@ -13,6 +13,7 @@ int scry_cmd_run(int argc, char **argv);
 int scry_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int scry_cmd_top(int argc, char **argv);
+int scry_cmd_threads(int argc, char **argv);
 /* After `scry run`: the exact heap totals of the heap or allocs profile at
  * path, and with leaks, the largest sites still in use (rows of them).
  * 0, or -1 after saying why. */

@@ -1,6 +1,6 @@
 /*
  * main.c - the scry command line: dispatches to one subcommand per file
- * (run.c, top.c). Every subcommand answers --help and exits 2 on a bad flag.
+ * (run.c, top.c, threads.c). Every subcommand answers --help and exits 2 on a bad flag.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,8 +12,10 @@ static const char usage[] =
     "usage: scry <command> [arguments]\n"
     "\n"
     "commands:\n"
-    "  run   run a program with profiling: scry run [-p PROFILES] [-o DIR] [--cpu-hz N] -- CMD...\n"
-    "  top   print the top functions of a profile: scry top [-n N] [--cum] FILE\n"
+    "  run      run a program with profiling: scry run [-p PROFILES] [-o DIR] [--cpu-hz N] -- "
+    "CMD...\n"
+    "  top      print the top functions of a profile: scry top [-n N] [--cum] FILE\n"
+    "  threads  print the thread dump of a threads profile: scry threads [--debug 1|2] FILE\n"
     "\n"
     "'scry <command> --help' describes a command.\n";
 
@@ -37,6 +39,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return scry_cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "top")) return scry_cmd_top(argc - 1, argv + 1);
+    if (!strcmp(cmd, "threads")) return scry_cmd_threads(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage, stdout);
         return 0;
