@@ -24,7 +24,23 @@
  * default_sample_type alloc_space though it is not the last type), --raw
  * (no gzip), --corrupt KIND (a gzipped profile pprof must refuse: values,
  * location, function, string, dup).
- * Usage: make_profile OUT [--heap] [--raw] [--corrupt KIND]
+ *
+ * --threads writes a threads profile instead, the thread dump the library
+ * writes to threads.pb.gz (one sample of value 1 per thread, labels tid,
+ * thread_name, state, wait_object, wait_ns, stack), for `scry threads`:
+ *   tid  name        state       wait                  stack
+ *   101  main        running                           [libfoo.so.1]<-main
+ *   102  io          poll        150 ms                poll_loop<-main
+ *   150  stuck "gc"  sleeping                          none: "unavailable: did
+ *                                                      not answer within 100 ms"
+ *   203  ""          cond wait   0x7f12a4c0, 3.2 s     A
+ *   204  worker-2    cond wait   0x7f12a4c0, 5 minutes A
+ *   205  worker-1    cond wait   0x7f12a4c0, 2 ms      A
+ *   206  worker-4    running                           A
+ * where A is pthread_cond_wait [libc.so.6] <- queue_pop inlined into worker
+ * (one location, two lines) <- start_thread [libc.so.6], and the samples
+ * are written out of tid order. [libfoo.so.1] is a location without lines.
+ * Usage: make_profile OUT [--heap | --threads] [--raw] [--corrupt KIND]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,13 +133,131 @@ static Perftools__Profiles__Sample *sample(int64_t count, int64_t v2, uint64_t a
     return s;
 }
 
+/* ---- --threads ---------------------------------------------------------- */
+
+static Perftools__Profiles__Label tlabs[16][6], *tlabp[16][6];
+
+/* Labels one thread's sample (value 1) as the library does: obj NULL, wait
+ * -1 and stack NULL leave their label out. */
+static void thread(Perftools__Profiles__Sample *s, int64_t tid, const char *name, const char *state,
+                   const char *obj, int64_t wait, const char *stack)
+{
+    size_t i = (size_t)(s - samples);
+    Perftools__Profiles__Label *l = tlabs[i];
+    for (int k = 0; k < 6; k++) {
+        perftools__profiles__label__init(&l[k]);
+        tlabp[i][k] = &l[k];
+    }
+    size_t n = 0;
+    l[n].key = S("tid"), l[n++].num = tid;
+    l[n].key = S("thread_name"), l[n++].str = S(name);
+    l[n].key = S("state"), l[n++].str = S(state);
+    if (obj) l[n].key = S("wait_object"), l[n++].str = S(obj);
+    if (wait >= 0) l[n].key = S("wait_ns"), l[n].num = wait, l[n++].num_unit = S("nanoseconds");
+    if (stack) l[n].key = S("stack"), l[n++].str = S(stack);
+    s->label = tlabp[i];
+    s->n_label = n;
+    s->n_value = 1;
+}
+
+/* Fills p with the threads profile at the top of the file, the caller's
+ * two mappings (app, libfoo) and a third, libc's. */
+static void threads_profile(profile_t *p, Perftools__Profiles__Mapping *maps)
+{
+    static Perftools__Profiles__Mapping libc;
+    static Perftools__Profiles__Mapping *mapp[3];
+    perftools__profiles__mapping__init(&libc);
+    libc.id = 3;
+    libc.memory_start = 0x7f1000000000;
+    libc.memory_limit = libc.memory_start + 0x200000;
+    libc.filename = S("/lib/x86_64-linux-gnu/libc.so.6");
+    libc.has_functions = 1;
+    mapp[0] = &maps[0], mapp[1] = &maps[1], mapp[2] = &libc;
+
+    /* libc's functions have no file: they are shown as "[libc.so.6]". */
+    uint64_t f_main = fn("main", "src/main.c"), f_worker = fn("worker", "src/pool.c");
+    uint64_t f_pop = fn("queue_pop", "src/queue.h"), f_poll = fn("poll_loop", "src/io.c");
+    uint64_t f_cwait = fn("pthread_cond_wait", ""), f_start = fn("start_thread", "");
+
+    uint64_t L_cwait = loc(3, 0x7f1000012340, f_cwait, 0, 0, 0);
+    uint64_t L_pop = loc(1, 0x401a10, f_pop, 12, f_worker, 40);
+    uint64_t L_start = loc(3, 0x7f1000094ac0, f_start, 0, 0, 0);
+    uint64_t L_foo = loc(2, 0x7f0000001000, 0, 0, 0, 0);
+    uint64_t L_main = loc(1, 0x401b00, f_main, 10, 0, 0);
+    uint64_t L_poll = loc(1, 0x401c00, f_poll, 7, 0, 0);
+
+    const char *obj = "0x7f12a4c0";
+    thread(sample(1, 0, L_cwait, L_pop, L_start, 0), 205, "worker-1", "cond wait", obj, 2500000,
+           NULL);
+    thread(sample(1, 0, L_foo, L_main, 0, 0), 101, "main", "running", NULL, -1, NULL);
+    thread(sample(1, 0, L_cwait, L_pop, L_start, 0), 203, "", "cond wait", obj, 3200000000, NULL);
+    thread(sample(1, 0, 0, 0, 0, 0), 150, "stuck \"gc\"", "sleeping", NULL, -1,
+           "unavailable: did not answer within 100 ms");
+    thread(sample(1, 0, L_cwait, L_pop, L_start, 0), 204, "worker-2", "cond wait", obj,
+           300000000000, NULL);
+    thread(sample(1, 0, L_poll, L_main, 0, 0), 102, "io", "poll", NULL, 150000000, NULL);
+    thread(sample(1, 0, L_cwait, L_pop, L_start, 0), 206, "worker-4", "running", NULL, -1, NULL);
+
+    static Perftools__Profiles__ValueType vt, *vtp[1] = {&vt};
+    perftools__profiles__value_type__init(&vt);
+    vt.type = S("threads"), vt.unit = S("count");
+    p->sample_type = vtp;
+    p->n_sample_type = 1;
+    p->period_type = &vt;
+    p->period = 1;
+    p->default_sample_type = vt.type;
+    p->time_nanos = 1700000000LL * 1000000000LL;
+    static int64_t comment;
+    comment = S("made by tests/cli/make_profile --threads");
+    p->comment = &comment;
+    p->n_comment = 1;
+    p->mapping = mapp;
+    p->n_mapping = 3;
+    p->function = fnp;
+    p->n_function = nfns;
+    p->location = locp;
+    p->n_location = nlocs;
+    p->sample = samplep;
+    p->n_sample = nsamples;
+}
+
+/* Packs p, with the string table, into out: gzipped unless raw. 0, or 1
+ * after saying why. */
+static int write_profile(profile_t *p, const char *out, int raw)
+{
+    p->string_table = strs;
+    p->n_string_table = nstrs;
+    size_t len = perftools__profiles__profile__get_packed_size(p);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf) return 1;
+    perftools__profiles__profile__pack(p, buf);
+    int ok;
+    if (raw) {
+        FILE *f = fopen(out, "wb");
+        ok = f && fwrite(buf, 1, len, f) == len;
+        ok = f && fclose(f) == 0 && ok;
+    } else {
+        gzFile gz = gzopen(out, "wb");
+        ok = gz && gzwrite(gz, buf, (unsigned)len) == (int)len;
+        ok = gz && gzclose(gz) == Z_OK && ok;
+    }
+    free(buf);
+    if (!ok) {
+        perror(out);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *out = NULL, *corrupt = NULL;
-    int heap = 0, raw = 0;
+    int heap = 0, raw = 0, threads = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--heap"))
             heap = 1;
+        else if (!strcmp(argv[i], "--threads"))
+            threads = 1;
         else if (!strcmp(argv[i], "--raw"))
             raw = 1;
         else if (!strcmp(argv[i], "--corrupt") && i + 1 < argc)
@@ -133,8 +267,8 @@ int main(int argc, char **argv)
         else
             out = NULL, i = argc;
     }
-    if (!out) {
-        fprintf(stderr, "usage: make_profile OUT [--heap] [--raw] [--corrupt KIND]\n");
+    if (!out || (threads && (heap || corrupt))) {
+        fprintf(stderr, "usage: make_profile OUT [--heap | --threads] [--raw] [--corrupt KIND]\n");
         return 2;
     }
 
@@ -152,6 +286,12 @@ int main(int argc, char **argv)
         maps[i].build_id = S(mbuild[i]);
         maps[i].has_functions = maps[i].has_filenames = maps[i].has_line_numbers = i == 0;
         maps[i].has_inline_frames = i == 0;
+    }
+    if (threads) {
+        profile_t p;
+        perftools__profiles__profile__init(&p);
+        threads_profile(&p, maps);
+        return write_profile(&p, out, raw);
     }
 
     uint64_t f_main = fn("main", "src/main.c"), f_work = fn("work", "src/work.c");
@@ -254,27 +394,5 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    p.string_table = strs;
-    p.n_string_table = nstrs;
-
-    size_t len = perftools__profiles__profile__get_packed_size(&p);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf) return 1;
-    perftools__profiles__profile__pack(&p, buf);
-    int ok;
-    if (raw) {
-        FILE *f = fopen(out, "wb");
-        ok = f && fwrite(buf, 1, len, f) == len;
-        ok = f && fclose(f) == 0 && ok;
-    } else {
-        gzFile gz = gzopen(out, "wb");
-        ok = gz && gzwrite(gz, buf, (unsigned)len) == (int)len;
-        ok = gz && gzclose(gz) == Z_OK && ok;
-    }
-    free(buf);
-    if (!ok) {
-        perror(out);
-        return 1;
-    }
-    return 0;
+    return write_profile(&p, out, raw);
 }

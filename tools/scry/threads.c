@@ -246,10 +246,14 @@ static int by_stack(const void *a, const void *b, void *p)
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
+/* Most threads first; then by stack, except that threads without one come
+ * after those with one: they are the least there is to read. */
 static int by_count(const void *a, const void *b, void *p)
 {
     const group_t *x = a, *y = b;
     if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    int xs = x->t->s->n_location_id != 0, ys = y->t->s->n_location_id != 0;
+    if (xs != ys) return ys - xs;
     return cmp_stacks(p, x->t->s, y->t->s);
 }
 
