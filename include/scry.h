@@ -75,6 +75,13 @@ SCRY_API int scry_block_set_rate(long ns);
 #define SCRY_MUTEX_FRACTION_MAX 1000000000LL
 SCRY_API int scry_mutex_set_fraction(long n);
 
+/* The wall-clock profile ("wall", fgprof's model) samples every thread, on
+ * and off CPU, this many times a second. -EBUSY while it runs, -EINVAL
+ * outside 1..SCRY_WALL_HZ_MAX. */
+#define SCRY_WALL_HZ_DEFAULT 100
+#define SCRY_WALL_HZ_MAX 1000
+SCRY_API int scry_wall_set_hz(int hz);
+
 /* Exact counts of every allocation and free the process made since scry
  * loaded, all threads, in the allocator's usable sizes
  * (malloc_usable_size). Kept whether or not a heap profile runs. */

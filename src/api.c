@@ -45,6 +45,12 @@ SCRY_EXPORT int scry_mutex_set_fraction(long n)
     return scry__mutex_set_fraction(n);
 }
 
+SCRY_EXPORT int scry_wall_set_hz(int hz)
+{
+    if (hz < 1 || hz > SCRY_WALL_HZ_MAX) return -EINVAL;
+    return scry__wall_set_hz(hz);
+}
+
 SCRY_EXPORT int scry_heap_totals(scry_heap_totals_t *out)
 {
     if (!out) return -EINVAL;

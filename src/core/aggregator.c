@@ -110,6 +110,11 @@ int scry__aggregator_start(void)
     return 0;
 }
 
+int scry__aggregator_alive(void)
+{
+    return running;
+}
+
 void scry__aggregator_stop(void)
 {
     if (!running) return;

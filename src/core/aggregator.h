@@ -27,6 +27,8 @@ void scry__aggregator_set_consumer(int kind, scry__consumer_fn fn);
 int scry__aggregator_start(void);
 /* Stops and joins the thread (at exit). Never from the thread itself. */
 void scry__aggregator_stop(void);
+/* 1 while the thread runs. Async-signal-safe. */
+int scry__aggregator_alive(void);
 /* Drains the ring now, on the calling thread. */
 void scry__aggregator_drain(void);
 /* Drains, and returns holding the aggregator lock, so that a profile can

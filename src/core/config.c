@@ -12,12 +12,13 @@
 
 #include "core/log.h"
 #include "core/profile_names.h"
+#include "core/traceback.h"
 #include "core/unwind.h"
 #include "scry.h"
 
 scry__config_t scry__config = {
     .cpu_hz = SCRY_CPU_HZ_DEFAULT, .heap_rate = SCRY_HEAP_RATE_DEFAULT,
-    .block_rate = 1, .mutex_fraction = 1, .out_dir = "scry-out"};
+    .block_rate = 1, .mutex_fraction = 1, .wall_hz = SCRY_WALL_HZ_DEFAULT, .out_dir = "scry-out"};
 
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
@@ -82,6 +83,23 @@ void scry__config_load(void)
         else
             scry__log("SCRY_MUTEX_FRACTION=\"%s\" is not a whole number from 1 to %lld; using %ld", v,
                       (long long)SCRY_MUTEX_FRACTION_MAX, scry__config.mutex_fraction);
+    }
+    if ((v = getenv("SCRY_WALL_HZ"))) {
+        if (parse_int(v, 1, SCRY_WALL_HZ_MAX, &n) == 0)
+            scry__config.wall_hz = (int)n;
+        else
+            scry__log("SCRY_WALL_HZ=\"%s\" is not a whole number from 1 to %d; using %d", v,
+                      SCRY_WALL_HZ_MAX, scry__config.wall_hz);
+    }
+    if ((v = getenv("SCRY_TRACEBACK")) && *v) {
+        if (!strcmp(v, "0"))
+            scry__config.traceback = SCRY__TRACEBACK_OFF;
+        else if (!strcmp(v, "1") || !strcmp(v, "continue"))
+            scry__config.traceback = SCRY__TRACEBACK_CONTINUE;
+        else if (!strcmp(v, "exit"))
+            scry__config.traceback = SCRY__TRACEBACK_EXIT;
+        else
+            scry__log("SCRY_TRACEBACK=\"%s\" is not 0, 1, continue or exit; no tracebacks", v);
     }
     if ((v = getenv("SCRY_UNWIND"))) {
         if (!strcmp(v, "fp"))

@@ -10,6 +10,9 @@
  *   SCRY_HEAP_RATE  mean bytes between heap samples, 1..2^40 (524288, Go's)
  *   SCRY_BLOCK_RATE block profile rate in ns, 1..10^12 (1: every wait)
  *   SCRY_MUTEX_FRACTION  1 in N lock releases sampled, 1..10^9 (1)
+ *   SCRY_WALL_HZ    wall-clock sampling rate, 1..1000 (100)
+ *   SCRY_TRACEBACK  0 | 1 | continue | exit: print every thread's stack on
+ *                   SIGQUIT (and carry on, or exit) and on fatal signals (0)
  *   SCRY_ROOT_PID   set by `scry run`: the process that writes <name>.pb.gz;
  *                   every other process writes <name>.<pid>.pb.gz
  */
@@ -25,6 +28,8 @@ typedef struct {
     long heap_rate;
     long block_rate;
     long mutex_fraction;
+    int wall_hz;
+    int traceback; /* SCRY__TRACEBACK_* */
     int unwind;
     char out_dir[PATH_MAX];
     pid_t root_pid;

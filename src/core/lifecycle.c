@@ -12,7 +12,8 @@
  *     signal, so the program still dies of it with the usual status. A second
  *     signal before that is done kills at once, so a stuck write can never
  *     make a program unkillable.
- * _exit(), quick_exit(), exec and fatal signals write nothing.
+ * With SCRY_TRACEBACK, also on a fatal signal (core/traceback.c), after the
+ * stacks are printed. _exit(), quick_exit() and exec write nothing.
  *
  * Fork: every module's lock is taken before fork and released after it on
  * both sides (jemalloc's discipline), in the lock order written in each
@@ -36,7 +37,9 @@
 #include "core/log.h"
 #include "core/profile_names.h"
 #include "core/stacktab.h"
+#include "core/stacks.h"
 #include "core/threads.h"
+#include "core/traceback.h"
 #include "interpose/signal.h"
 #include "profile/heap.h"
 #include "profile/profile.h"
@@ -93,9 +96,19 @@ static void write_at_exit(void)
     pthread_mutex_unlock(&exit_lock);
 }
 
-/* Aggregator thread: a SIGTERM/SIGINT arrived (see on_term). */
+void scry__lifecycle_write_profiles(void)
+{
+    write_at_exit();
+}
+
+/* Aggregator thread: a SIGTERM/SIGINT arrived (see on_term), or a traceback
+ * handler asks for its dump. */
 static void on_request(int sig)
 {
+    if (sig == SIGQUIT || scry__traceback_is_fatal(sig)) {
+        scry__traceback_on_request(sig);
+        return;
+    }
     if (sig != SIGTERM && sig != SIGINT) return;
     write_at_exit();
     scry__signal_release(sig);
@@ -121,8 +134,9 @@ static void on_term(int sig, siginfo_t *si, void *uc)
 static void prefork(void)
 {
     /* In lock order (see each header): the profiles' control locks, the
-     * registry, the aggregator, the stack table. */
+     * stack requests, the registry, the aggregator, the stack table. */
     for (int i = 0; scry__profiles[i]; i++) scry__profiles[i]->prefork();
+    scry__stacks_lock();
     scry__threads_prefork();
     scry__aggregator_prefork();
     scry__stacktab_prefork();
@@ -133,6 +147,7 @@ static void postfork_parent(void)
     scry__stacktab_postfork_parent();
     scry__aggregator_postfork_parent();
     scry__threads_postfork_parent();
+    scry__stacks_unlock();
     for (int i = 0; scry__profiles[i]; i++) scry__profiles[i]->postfork_parent();
 }
 
@@ -141,12 +156,13 @@ static void postfork_child(void)
     scry__stacktab_postfork_child();
     scry__aggregator_postfork_child();
     scry__threads_postfork_child();
+    scry__stacks_unlock();
     int any = 0;
     for (int i = 0; scry__profiles[i]; i++) {
         scry__profiles[i]->postfork_child();
         any |= scry__profiles[i]->running();
     }
-    if (any && scry__aggregator_start() < 0)
+    if ((any || scry__config.traceback) && scry__aggregator_start() < 0)
         scry__log("could not start the aggregator in child %d; its samples may be dropped",
                   (int)getpid());
 }
@@ -158,6 +174,8 @@ __attribute__((constructor)) static void scry_init(void)
     scry__threads_init();
     pthread_atfork(prefork, postfork_parent, postfork_child);
     out_dir_given = getenv("SCRY_OUT") != NULL;
+    scry__aggregator_on_request(on_request);
+    scry__traceback_init();
     if (!scry__config.profiles) return;
 
     /* Processes exec'ed from this one inherit the preload: tell them who
@@ -167,7 +185,6 @@ __attribute__((constructor)) static void scry_init(void)
         snprintf(pid, sizeof pid, "%d", (int)getpid());
         setenv("SCRY_ROOT_PID", pid, 0);
     }
-    scry__aggregator_on_request(on_request);
     for (int i = 0; scry__profiles[i]; i++) {
         if (!auto_started(scry__profiles[i])) continue;
         int rc = scry__profiles[i]->start();

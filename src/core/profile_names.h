@@ -20,8 +20,8 @@ static const scry__profile_name_t scry__profile_names[] = {
     {"allocs", 1, "all heap allocations"},
     {"mutex", 1, "lock holders that made others wait"},
     {"block", 1, "time spent blocked"},
-    {"threads", 0, "stacks of every thread"},
-    {"wall", 0, "wall-clock time on and off CPU"},
+    {"threads", 1, "stacks of every thread"},
+    {"wall", 1, "wall-clock time on and off CPU"},
 };
 
 #define SCRY__NPROFILES ((int)(sizeof scry__profile_names / sizeof scry__profile_names[0]))

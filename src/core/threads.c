@@ -71,6 +71,7 @@ static void on_thread_exit(void *p)
     run_leaving_locked(t);
     pthread_mutex_unlock(&lock);
     scry__tls.stack_hi = scry__tls.stack_lo = 0;
+    scry__tls.rec = NULL;
     self = NULL;
     free(t);
 }
@@ -119,6 +120,7 @@ void scry__thread_register(void)
         list = t;
     }
     self = t;
+    scry__tls.rec = t;
     pthread_setspecific(key, t);
     run_joined_locked(t);
     pthread_mutex_unlock(&lock);
@@ -143,6 +145,21 @@ void scry__threads_foreach(void (*fn)(scry__thread_t *t, void *arg), void *arg)
     pthread_mutex_unlock(&lock);
 }
 
+void scry__threads_lock(void)
+{
+    pthread_mutex_lock(&lock);
+}
+
+void scry__threads_unlock(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
+scry__thread_t *scry__threads_first(void)
+{
+    return list;
+}
+
 void scry__threads_mark_internal(void)
 {
     scry__tls.busy = 1;
@@ -162,6 +179,14 @@ static int is_internal_locked(pid_t tid)
     for (int i = 0; i < 4; i++)
         if (internal[i] == tid) return 1;
     return 0;
+}
+
+int scry__thread_is_internal(pid_t tid)
+{
+    pthread_mutex_lock(&lock);
+    int r = is_internal_locked(tid);
+    pthread_mutex_unlock(&lock);
+    return r;
 }
 
 

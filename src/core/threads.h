@@ -14,15 +14,44 @@
 #ifndef SCRY_CORE_THREADS_H
 #define SCRY_CORE_THREADS_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
+
+/* What the thread is waiting in, as scry's interposers know it (waits.h).
+ * Written only by the thread itself; read by other threads (the thread
+ * profile, the wall sampler) as a sequence lock: gen is odd while the thread
+ * is inside a wait, and the fields belong to the wait that made it odd. */
+#define SCRY__WAIT_FRAMES 64
+typedef struct {
+    _Atomic uint64_t gen;
+    int kind;          /* SCRY__TW_* */
+    uintptr_t obj;     /* the lock, condition variable, ...; 0 for none */
+    int64_t since_ns;  /* CLOCK_MONOTONIC_COARSE at the start */
+    uint32_t nframes;  /* 0: no stack published (only for waits a signal
+                        * would not cut short, or when nobody asked) */
+    uintptr_t frames[SCRY__WAIT_FRAMES];
+} scry__wait_pub_t;
 
 typedef struct scry__thread {
     pid_t tid;
     int foreign;       /* found in /proc, not seen starting */
     int has_cpu_timer; /* owned by profile/cpu.c */
     timer_t cpu_timer;
+    /* 1 while a stack request (core/stacks.h) is on its way to this thread:
+     * a thread about to enter a wait that a signal would cut short waits for
+     * it to land first. Cleared by the thread's handler. */
+    _Atomic int signal_coming;
+    scry__wait_pub_t wait; /* published by the thread (its own record) */
+    /* The wall sampler's, under the threads lock (profile/wall.c). */
+    struct {
+        uint64_t gen;      /* wait.gen at the last tick */
+        int64_t cpu_ns;    /* the thread's CPU clock after its last sample */
+        uint32_t stack;    /* stack id of the last sample + 1; 0: none yet */
+        int on_cpu;        /* state of the last sample */
+        int64_t owed_n, owed_ns; /* credited to (stack, on_cpu), not yet added */
+    } wall;
     struct scry__thread *next;
 } scry__thread_t;
 
@@ -35,6 +64,8 @@ typedef struct {
      * threads): its allocations are not sampled, and nothing that could
      * wait for a lock scry holds on this thread is attempted. */
     int busy;
+    /* The thread's own record, NULL for threads scry has not registered. */
+    scry__thread_t *rec;
 } scry__tls_t;
 
 extern __thread scry__tls_t scry__tls __attribute__((tls_model("initial-exec")));
@@ -52,9 +83,17 @@ void scry__thread_register(void);
 void scry__threads_add_hooks(const scry__thread_hooks_t *h);
 /* Calls fn on every thread record with the lock held. */
 void scry__threads_foreach(void (*fn)(scry__thread_t *t, void *arg), void *arg);
+/* For walks that must hold the lock across several steps (the stack
+ * requests of the thread and wall profiles): lock, then follow ->next from
+ * first(); the records stay valid until unlock. */
+void scry__threads_lock(void);
+void scry__threads_unlock(void);
+scry__thread_t *scry__threads_first(void);
 /* Adds records (and runs joined hooks) for threads in /proc/self/task that
  * have none; drops foreign records whose thread has gone. */
 void scry__threads_scan(void);
+/* 1 when tid is one of scry's own threads. */
+int scry__thread_is_internal(pid_t tid);
 /* Marks the calling thread as scry's own: never registered, never
  * profiled, skipped by scans. At most 4 such threads. */
 void scry__threads_mark_internal(void);

@@ -37,6 +37,7 @@
 #include <stdatomic.h>
 #include <threads.h>
 
+#include "core/waits.h"
 #include "profile/contention.h"
 
 #define SCRY_EXPORT __attribute__((visibility("default")))
@@ -165,13 +166,25 @@ static int boot_mutex_unlock(pthread_mutex_t *m)
  * constructor, from another library's). */
 #define REAL(f) (LIKELY(atomic_load_explicit(&real.done, memory_order_acquire)) ? real.f : (resolve(), real.f))
 
-/* A wait that blocks: timed around the real call. */
-#define TIMED(obj, what, call)                                                                    \
+/* A wait that blocks, with no profile on: published (core/waits.h), so the
+ * thread profile can say what the thread waits for and since when. */
+#define WAITING(kind, obj, call)                                                                  \
+    do {                                                                                          \
+        scry__thread_t *r_ = scry__wait_enter((kind), (obj));                                     \
+        int rc_ = (call);                                                                         \
+        scry__wait_leave(r_);                                                                     \
+        return rc_;                                                                               \
+    } while (0)
+
+/* A wait that blocks while a profile runs: published and timed. */
+#define TIMED(kind, obj, what, call)                                                              \
     do {                                                                                          \
         scry__wait_t w_;                                                                          \
+        scry__thread_t *r_ = scry__wait_enter((kind), (obj));                                     \
         scry__wait_begin(&w_, (obj));                                                             \
         int rc_ = (call);                                                                         \
         scry__wait_end(&w_, (obj), (what), caller);                                               \
+        scry__wait_leave(r_);                                                                     \
         return rc_;                                                                               \
     } while (0)
 
@@ -204,10 +217,10 @@ static int boot_mutex_unlock(pthread_mutex_t *m)
  * recursive mutex this thread owns), and time the wait only if it is real. */
 __attribute__((noinline)) static int mutex_lock_slow(pthread_mutex_t *m, uintptr_t caller)
 {
-    if (OFF) return real.mutex_lock(m);
+    if (OFF) WAITING(SCRY__TW_MUTEX, m, real.mutex_lock(m));
     int rc = REAL(mutex_trylock)(m);
     if (rc != EBUSY) return rc; /* taken (or an error the lock would give too) */
-    TIMED(m, SCRY__WAIT_LOCK, REAL(mutex_lock)(m));
+    TIMED(SCRY__TW_MUTEX, m, SCRY__WAIT_LOCK, REAL(mutex_lock)(m));
 }
 
 /* A mutex whose lock word is 0 is free: glibc's lock takes it without
@@ -232,7 +245,7 @@ SCRY_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, ts_t t)
     int rc = REAL(mutex_trylock)(m);
     if (LIKELY(rc != EBUSY)) return rc;
     uintptr_t caller = CALLER;
-    TIMED(m, SCRY__WAIT_LOCK, REAL(mutex_timedlock)(m, t));
+    TIMED(SCRY__TW_MUTEX, m, SCRY__WAIT_LOCK, REAL(mutex_timedlock)(m, t));
 }
 
 SCRY_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, ts_t t)
@@ -241,7 +254,7 @@ SCRY_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, ts_t t)
     int rc = REAL(mutex_trylock)(m);
     if (LIKELY(rc != EBUSY)) return rc;
     uintptr_t caller = CALLER;
-    TIMED(m, SCRY__WAIT_LOCK, REAL(mutex_clocklock)(m, c, t));
+    TIMED(SCRY__TW_MUTEX, m, SCRY__WAIT_LOCK, REAL(mutex_clocklock)(m, c, t));
 }
 
 RELEASE_SLOW(mutex_unlock, pthread_mutex_t, SCRY__WAIT_LOCK)
@@ -260,7 +273,7 @@ FRAMELESS SCRY_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
         int rc = REAL(try)(l);                                                                    \
         if (LIKELY(rc != EBUSY)) return rc;                                                       \
         uintptr_t caller = CALLER;                                                                \
-        TIMED(l, SCRY__WAIT_LOCK, real.call args);                                                \
+        TIMED(SCRY__TW_RWLOCK, l, SCRY__WAIT_LOCK, real.call args);                                                \
     }
 
 RW_LOCK(pthread_rwlock_rdlock, tryrdlock, rdlock, (l))
@@ -276,23 +289,23 @@ RELEASE(rwlock_unlock, pthread_rwlock_t, SCRY__WAIT_LOCK, pthread_rwlock_unlock)
 
 SCRY_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
-    if (OFF) return REAL(cond_wait)(c, m);
+    if (OFF) WAITING(SCRY__TW_COND, c, REAL(cond_wait)(c, m));
     uintptr_t caller = CALLER;
-    TIMED(c, SCRY__WAIT_OTHER, REAL(cond_wait)(c, m));
+    TIMED(SCRY__TW_COND, c, SCRY__WAIT_OTHER, REAL(cond_wait)(c, m));
 }
 
 SCRY_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, ts_t t)
 {
-    if (OFF) return REAL(cond_timedwait)(c, m, t);
+    if (OFF) WAITING(SCRY__TW_COND, c, REAL(cond_timedwait)(c, m, t));
     uintptr_t caller = CALLER;
-    TIMED(c, SCRY__WAIT_OTHER, REAL(cond_timedwait)(c, m, t));
+    TIMED(SCRY__TW_COND, c, SCRY__WAIT_OTHER, REAL(cond_timedwait)(c, m, t));
 }
 
 SCRY_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t k, ts_t t)
 {
-    if (OFF) return REAL(cond_clockwait)(c, m, k, t);
+    if (OFF) WAITING(SCRY__TW_COND, c, REAL(cond_clockwait)(c, m, k, t));
     uintptr_t caller = CALLER;
-    TIMED(c, SCRY__WAIT_OTHER, REAL(cond_clockwait)(c, m, k, t));
+    TIMED(SCRY__TW_COND, c, SCRY__WAIT_OTHER, REAL(cond_clockwait)(c, m, k, t));
 }
 
 RELEASE(cond_signal, pthread_cond_t, SCRY__WAIT_OTHER, pthread_cond_signal)
@@ -311,26 +324,26 @@ RELEASE(cond_broadcast, pthread_cond_t, SCRY__WAIT_OTHER, pthread_cond_broadcast
 
 SCRY_EXPORT int sem_wait(sem_t *s)
 {
-    if (OFF) return REAL(sem_wait)(s);
+    if (OFF) WAITING(SCRY__TW_SEM, s, REAL(sem_wait)(s));
     SEM_TRY(s);
     uintptr_t caller = CALLER;
-    TIMED(s, SCRY__WAIT_OTHER, REAL(sem_wait)(s));
+    TIMED(SCRY__TW_SEM, s, SCRY__WAIT_OTHER, REAL(sem_wait)(s));
 }
 
 SCRY_EXPORT int sem_timedwait(sem_t *s, ts_t t)
 {
-    if (OFF) return REAL(sem_timedwait)(s, t);
+    if (OFF) WAITING(SCRY__TW_SEM, s, REAL(sem_timedwait)(s, t));
     SEM_TRY(s);
     uintptr_t caller = CALLER;
-    TIMED(s, SCRY__WAIT_OTHER, REAL(sem_timedwait)(s, t));
+    TIMED(SCRY__TW_SEM, s, SCRY__WAIT_OTHER, REAL(sem_timedwait)(s, t));
 }
 
 SCRY_EXPORT int sem_clockwait(sem_t *s, clockid_t c, ts_t t)
 {
-    if (OFF) return REAL(sem_clockwait)(s, c, t);
+    if (OFF) WAITING(SCRY__TW_SEM, s, REAL(sem_clockwait)(s, c, t));
     SEM_TRY(s);
     uintptr_t caller = CALLER;
-    TIMED(s, SCRY__WAIT_OTHER, REAL(sem_clockwait)(s, c, t));
+    TIMED(SCRY__TW_SEM, s, SCRY__WAIT_OTHER, REAL(sem_clockwait)(s, c, t));
 }
 
 RELEASE(sem_post, sem_t, SCRY__WAIT_OTHER, sem_post)
@@ -339,18 +352,18 @@ RELEASE(sem_post, sem_t, SCRY__WAIT_OTHER, sem_post)
 
 SCRY_EXPORT int pthread_join(pthread_t t, void **ret)
 {
-    if (OFF) return REAL(join)(t, ret);
+    if (OFF) WAITING(SCRY__TW_JOIN, (void *)t, REAL(join)(t, ret));
     int rc = REAL(tryjoin)(t, ret);
     if (rc != EBUSY) return rc;
     uintptr_t caller = CALLER;
-    TIMED((void *)t, SCRY__WAIT_OTHER, REAL(join)(t, ret));
+    TIMED(SCRY__TW_JOIN, (void *)t, SCRY__WAIT_OTHER, REAL(join)(t, ret));
 }
 
 SCRY_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 {
-    if (OFF) return REAL(barrier_wait)(b);
+    if (OFF) WAITING(SCRY__TW_BARRIER, b, REAL(barrier_wait)(b));
     uintptr_t caller = CALLER;
-    TIMED(b, SCRY__WAIT_OTHER, REAL(barrier_wait)(b));
+    TIMED(SCRY__TW_BARRIER, b, SCRY__WAIT_OTHER, REAL(barrier_wait)(b));
 }
 
 /* ---- C11 threads ------------------------------------------------------- */
@@ -361,7 +374,7 @@ SCRY_EXPORT int mtx_lock(mtx_t *m)
     int rc = REAL(mtx_trylock)(m);
     if (LIKELY(rc != thrd_busy)) return rc;
     uintptr_t caller = CALLER;
-    TIMED(m, SCRY__WAIT_LOCK, REAL(mtx_lock)(m));
+    TIMED(SCRY__TW_MUTEX, m, SCRY__WAIT_LOCK, REAL(mtx_lock)(m));
 }
 
 SCRY_EXPORT int mtx_timedlock(mtx_t *__restrict m, const struct timespec *__restrict t)
@@ -370,24 +383,24 @@ SCRY_EXPORT int mtx_timedlock(mtx_t *__restrict m, const struct timespec *__rest
     int rc = REAL(mtx_trylock)(m);
     if (LIKELY(rc != thrd_busy)) return rc;
     uintptr_t caller = CALLER;
-    TIMED(m, SCRY__WAIT_LOCK, REAL(mtx_timedlock)(m, t));
+    TIMED(SCRY__TW_MUTEX, m, SCRY__WAIT_LOCK, REAL(mtx_timedlock)(m, t));
 }
 
 RELEASE(mtx_unlock, mtx_t, SCRY__WAIT_LOCK, mtx_unlock)
 
 SCRY_EXPORT int cnd_wait(cnd_t *c, mtx_t *m)
 {
-    if (OFF) return REAL(cnd_wait)(c, m);
+    if (OFF) WAITING(SCRY__TW_COND, c, REAL(cnd_wait)(c, m));
     uintptr_t caller = CALLER;
-    TIMED(c, SCRY__WAIT_OTHER, REAL(cnd_wait)(c, m));
+    TIMED(SCRY__TW_COND, c, SCRY__WAIT_OTHER, REAL(cnd_wait)(c, m));
 }
 
 SCRY_EXPORT int cnd_timedwait(cnd_t *__restrict c, mtx_t *__restrict m,
                               const struct timespec *__restrict t)
 {
-    if (OFF) return REAL(cnd_timedwait)(c, m, t);
+    if (OFF) WAITING(SCRY__TW_COND, c, REAL(cnd_timedwait)(c, m, t));
     uintptr_t caller = CALLER;
-    TIMED(c, SCRY__WAIT_OTHER, REAL(cnd_timedwait)(c, m, t));
+    TIMED(SCRY__TW_COND, c, SCRY__WAIT_OTHER, REAL(cnd_timedwait)(c, m, t));
 }
 
 RELEASE(cnd_signal, cnd_t, SCRY__WAIT_OTHER, cnd_signal)

@@ -45,6 +45,12 @@ extern const scry__profile_t scry__mutex_profile;
  * the profile runs. */
 int scry__block_set_rate(long ns);
 int scry__mutex_set_fraction(long n);
+/* "threads": a snapshot of every thread when written. "wall": every
+ * thread on and off CPU at a fixed rate. */
+extern const scry__profile_t scry__threads_profile;
+extern const scry__profile_t scry__wall_profile;
+/* Wall-clock rate; -EBUSY while the wall profile runs. */
+int scry__wall_set_hz(int hz);
 /* CPU profile settings, read by the API. */
 int scry__cpu_set_hz(int hz);
 

@@ -15,7 +15,8 @@
 
 const scry__profile_t *const scry__profiles[] = {
     &scry__cpu_profile,   &scry__heap_profile,  &scry__allocs_profile,
-    &scry__block_profile, &scry__mutex_profile, NULL};
+    &scry__block_profile, &scry__mutex_profile, &scry__threads_profile,
+    &scry__wall_profile,  NULL};
 
 static const scry__profile_t reserved = {.name = "reserved"};
 

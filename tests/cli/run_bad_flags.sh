@@ -11,8 +11,10 @@ usage() { # args...
   echo "run $*: $(head -1 "$WORK/e")"
 }
 usage -p bogus -- true
-usage -p threads -- true
-grep -q "not available" "$WORK/e" || fail "-p threads should say it is not available yet"
+usage --wall-hz 0 -- true
+usage --wall-hz 1001 -- true
+usage --wall-hz 10x -- true
+usage --traceback=bogus -- true
 usage -p cpu,,cpu -- true
 usage --cpu-hz 0 -- true
 usage --cpu-hz abc -- true

@@ -37,7 +37,9 @@ int main(int argc, char **argv)
 {
     if (argc < 2) return 2;
     EXPECT(scry_profile_start("bogus"), -EINVAL);
-    EXPECT(scry_profile_start("threads"), -ENOTSUP);
+    EXPECT(scry_profile_stop("threads"), -EINVAL); /* not running */
+    EXPECT(scry_wall_set_hz(0), -EINVAL);
+    EXPECT(scry_wall_set_hz(SCRY_WALL_HZ_MAX + 1), -EINVAL);
     EXPECT(scry_profile_stop("cpu"), -EINVAL);
     EXPECT(scry_profile_write("cpu", argv[1]), -EINVAL); /* never started */
     EXPECT(scry_cpu_set_hz(0), -EINVAL);

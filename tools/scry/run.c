@@ -32,7 +32,8 @@
 
 static const char usage[] =
     "usage: scry run [-p PROFILES] [-o DIR] [--cpu-hz N] [--heap-rate N] [--block-rate NS]\n"
-    "                [--mutex-fraction N] [--unwind fp|dwarf] -- CMD [ARGS...]\n"
+    "                [--mutex-fraction N] [--wall-hz N] [--traceback[=exit]]\n"
+    "                [--unwind fp|dwarf] -- CMD [ARGS...]\n"
     "\n"
     "Runs CMD with libscry.so preloaded and writes DIR/<profile>.pb.gz for it\n"
     "(descendant processes write DIR/<profile>.<pid>.pb.gz). Exits with CMD's status.\n"
@@ -40,8 +41,9 @@ static const char usage[] =
     "  -p, --profiles LIST  comma list of profiles (default: cpu). Known: cpu, heap\n"
     "                       (memory in use; prints the sites still holding memory at\n"
     "                       exit), allocs (all allocations), block (time spent\n"
-    "                       waiting), mutex (lock holders that made others wait);\n"
-    "                       threads, wall are not available yet\n"
+    "                       waiting), mutex (lock holders that made others wait),\n"
+    "                       threads (every thread's stack and state, at exit),\n"
+    "                       wall (every thread on and off CPU, sampled in wall time)\n"
     "  -o, --output DIR     where profiles go (default: ./scry-out)\n"
     "      --cpu-hz N       CPU samples per second of CPU time, 1..10000 (default: 100)\n"
     "      --heap-rate N    heap sample every N bytes allocated on average (default:\n"
@@ -49,6 +51,9 @@ static const char usage[] =
     "      --block-rate NS  record waits of NS nanoseconds or more, shorter ones with\n"
     "                       probability wait/NS (default: 1, every wait)\n"
     "      --mutex-fraction N  record 1 in N contended lock releases (default: 1)\n"
+    "      --wall-hz N      wall-clock samples per second per thread, 1..1000 (default: 100)\n"
+    "      --traceback[=exit]  on SIGQUIT print every thread's stack and carry on (or\n"
+    "                       exit); on a crash print the stacks and write the profiles\n"
     "      --unwind MODE    fp (frame pointers, default) or dwarf (libunwind)\n"
     "  -h, --help           this text\n";
 
@@ -185,11 +190,14 @@ int scry_cmd_run(int argc, char **argv)
         {"block-rate", required_argument, NULL, 'B'},
         {"mutex-fraction", required_argument, NULL, 'M'},
         {"unwind", required_argument, NULL, 'U'},
+        {"wall-hz", required_argument, NULL, 'W'},
+        {"traceback", optional_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *profiles = "cpu", *dir = "scry-out", *hz = NULL, *unwind = NULL,
-               *heap_rate = NULL, *block_rate = NULL, *mutex_fraction = NULL;
+               *heap_rate = NULL, *block_rate = NULL, *mutex_fraction = NULL, *wall_hz = NULL,
+               *traceback = NULL;
     opterr = 0;
     optind = 1;
     int c;
@@ -202,6 +210,8 @@ int scry_cmd_run(int argc, char **argv)
         case 'R': heap_rate = optarg; break;
         case 'B': block_rate = optarg; break;
         case 'M': mutex_fraction = optarg; break;
+        case 'W': wall_hz = optarg; break;
+        case 'T': traceback = optarg ? optarg : "continue"; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':': return bad("option '%s' needs a value", argv[optind - 1]);
         default: return bad("unknown option '%s'", argv[optind - 1]);
@@ -225,6 +235,11 @@ int scry_cmd_run(int argc, char **argv)
     if (mutex_fraction && !whole(mutex_fraction, 1, SCRY_MUTEX_FRACTION_MAX))
         return bad("--mutex-fraction must be a whole number from 1 to %lld, not '%s'",
                    (long long)SCRY_MUTEX_FRACTION_MAX, mutex_fraction);
+    if (wall_hz && !whole(wall_hz, 1, SCRY_WALL_HZ_MAX))
+        return bad("--wall-hz must be a whole number from 1 to %d, not '%s'", SCRY_WALL_HZ_MAX,
+                   wall_hz);
+    if (traceback && strcmp(traceback, "continue") && strcmp(traceback, "exit"))
+        return bad("--traceback takes continue or exit, not '%s'", traceback);
     if (unwind && strcmp(unwind, "fp") && strcmp(unwind, "dwarf"))
         return bad("--unwind must be fp or dwarf, not '%s'", unwind);
     if (optind >= argc) return bad("no command to run");
@@ -283,6 +298,8 @@ int scry_cmd_run(int argc, char **argv)
         if (heap_rate) setenv("SCRY_HEAP_RATE", heap_rate, 1);
         if (block_rate) setenv("SCRY_BLOCK_RATE", block_rate, 1);
         if (mutex_fraction) setenv("SCRY_MUTEX_FRACTION", mutex_fraction, 1);
+        if (wall_hz) setenv("SCRY_WALL_HZ", wall_hz, 1);
+        if (traceback) setenv("SCRY_TRACEBACK", traceback, 1);
         execvp(argv[optind], argv + optind);
         int e = errno;
         fprintf(stderr, "scry run: cannot run '%s': %s\n", argv[optind], strerror(e));

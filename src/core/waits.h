@@ -1,0 +1,127 @@
+/*
+ * waits.h - what a thread is waiting in, published by scry's interposers
+ * for the other threads of scry to read.
+ *
+ * The thread profile labels a thread "mutex wait on 0x... for 3.2 s" and
+ * the wall sampler skips threads that have not moved since its last tick;
+ * both read the record a thread publishes about itself (threads.h,
+ * scry__wait_pub_t) around every blocking call scry interposes.
+ *
+ * Two kinds of waits:
+ *  - Restartable ones (futex based: mutexes, rwlocks, condition variables,
+ *    semaphores, joins, barriers) continue by themselves after a signal
+ *    handler runs (SA_RESTART), so a thread in them may be signalled for its
+ *    stack.
+ *  - Waits that a signal handler cuts short whatever SA_RESTART says (sleeps,
+ *    poll/select/epoll, pause and the sigwait family: they return EINTR or
+ *    the time left). A thread in one is never signalled by scry, and a
+ *    request already on its way is let land before the wait starts, so scry
+ *    never shortens a sleep.
+ * While stacks are wanted (a thread or wall profile runs), every wait
+ * publishes the thread's stack on the way in, so a waiting thread is never
+ * signalled at all.
+ *
+ * Cost: a coarse clock read (vDSO) and a few stores on the way in, one store
+ * on the way out; plus a frame-pointer walk (about 0.1 us) while stacks are
+ * wanted.
+ */
+#ifndef SCRY_CORE_WAITS_H
+#define SCRY_CORE_WAITS_H
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "core/threads.h"
+#include "core/unwind.h"
+
+enum {
+    SCRY__TW_NONE = 0,
+    /* restartable */
+    SCRY__TW_MUTEX,
+    SCRY__TW_RWLOCK,
+    SCRY__TW_COND,
+    SCRY__TW_SEM,
+    SCRY__TW_JOIN,
+    SCRY__TW_BARRIER,
+    /* cut short by a signal */
+    SCRY__TW_SLEEP,
+    SCRY__TW_POLL,
+    SCRY__TW_SIGNAL,
+    SCRY__TW_COUNT
+};
+
+static inline int scry__wait_restartable(int kind)
+{
+    return kind < SCRY__TW_SLEEP;
+}
+
+/* The state label of a thread in that wait ("cond wait"). */
+const char *scry__wait_name(int kind);
+
+/* Nonzero while a thread or wall profile runs: waits of the second kind
+ * publish their stacks. */
+extern _Atomic int scry__wait_stacks_wanted;
+/* 1 when SCRY_UNWIND=dwarf: published stacks are walked the same way. */
+extern int scry__wait_unwind_dwarf;
+
+static inline int64_t scry__coarse_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Called by the thread about to wait. Returns its record for leave(), or
+ * NULL (a thread scry has not registered, or scry's own work). */
+static inline scry__thread_t *scry__wait_enter(int kind, const void *obj)
+{
+    scry__thread_t *r = scry__tls.rec;
+    if (!r || scry__tls.busy) return NULL;
+    uint64_t g = atomic_load_explicit(&r->wait.gen, memory_order_relaxed);
+    if (g & 1) return NULL; /* nested (a wait inside a wait's callee): keep the outer */
+    r->wait.kind = kind;
+    r->wait.obj = (uintptr_t)obj;
+    r->wait.since_ns = scry__coarse_ns();
+    r->wait.nframes = 0;
+    /* With the stack published, nobody needs to signal a waiting thread
+     * (and a frame-pointer walk from here starts in the program's frames,
+     * not in libc's futex code, which has no frame pointers). */
+    if (atomic_load_explicit(&scry__wait_stacks_wanted, memory_order_relaxed))
+        r->wait.nframes = scry__wait_unwind_dwarf
+                              ? scry__unwind_dwarf_here(r->wait.frames, SCRY__WAIT_FRAMES)
+                              : scry__unwind_fp_here(r->wait.frames, SCRY__WAIT_FRAMES);
+    if (scry__wait_restartable(kind)) {
+        atomic_store_explicit(&r->wait.gen, g + 1, memory_order_release);
+        return r;
+    }
+    /* Against a stack request racing us (Dekker): we publish "in a wait",
+     * then look for a signal on its way; the requester sets signal_coming,
+     * then looks at gen. One of the two sees the other. If one is coming,
+     * let it land here, before the wait it would cut short. */
+    atomic_store_explicit(&r->wait.gen, g + 1, memory_order_seq_cst);
+    for (int i = 0; atomic_load_explicit(&r->signal_coming, memory_order_seq_cst) && i < 1000; i++)
+        sched_yield();
+    return r;
+}
+
+static inline void scry__wait_leave(scry__thread_t *r)
+{
+    if (r)
+        atomic_store_explicit(&r->wait.gen,
+                              atomic_load_explicit(&r->wait.gen, memory_order_relaxed) + 1,
+                              memory_order_release);
+}
+
+/* A consistent copy of t's published wait (kind SCRY__TW_NONE when it is
+ * not in one), with frames only if want_frames. Any thread. */
+typedef struct {
+    uint64_t gen;
+    int kind;
+    uintptr_t obj;
+    int64_t since_ns;
+    uint32_t nframes;
+} scry__wait_view_t;
+int scry__wait_read(scry__thread_t *t, scry__wait_view_t *v, uintptr_t *frames);
+
+#endif

@@ -1,0 +1,403 @@
+/*
+ * threads.c - the thread profile ("threads", Go's goroutine profile) and the
+ * snapshot behind it and behind tracebacks; see threads.h.
+ *
+ * Flow of a snapshot: hold the stack-request lock and the thread registry
+ * lock; for each registered thread read its name and state from /proc, then
+ * either copy the stack it published on entering a wait or signal it for its
+ * stack; wait (at most 100 ms) for the answers; sort by tid. Every allocation
+ * happens before the first signal, so a thread that answers writes only into
+ * the pre-allocated slots of core/stacks.c.
+ *
+ * The profile: one sample per thread, value 1 (threads/count), its stack,
+ * and labels tid, thread_name, state, and for a wait scry's interposers
+ * know, wait_object and wait_ns. Tools aggregate by stack; `scry threads`
+ * prints Go's debug=1 and debug=2 texts from the file.
+ */
+#define _GNU_SOURCE
+#include "profile/threads.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/stacks.h"
+#include "core/threads.h"
+#include "core/waits.h"
+#include "format/pprof.h"
+#include "format/symbolize.h"
+#include "profile/profile.h"
+#include "scry.h"
+
+/* How long a snapshot waits for threads to answer. */
+#define ANSWER_TIMEOUT_NS 100000000
+
+static _Atomic int running;
+
+static int64_t clock_ns(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Name and state of a thread from /proc/self/task/TID/stat: "TID (comm) S ..." */
+static void read_proc(pid_t tid, char *name, size_t len, const char **state)
+{
+    *state = "unknown";
+    name[0] = 0;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return;
+    buf[n] = 0;
+    char *open_ = strchr(buf, '('), *close_ = strrchr(buf, ')');
+    if (!open_ || !close_ || close_ < open_ || close_[1] != ' ') return;
+    snprintf(name, len, "%.*s", (int)(close_ - open_ - 1), open_ + 1);
+    switch (close_[2]) {
+    case 'R':
+        *state = "running";
+        break;
+    case 'S':
+        *state = "sleeping";
+        break;
+    case 'D':
+        *state = "disk";
+        break;
+    case 'T':
+        *state = "stopped";
+        break;
+    case 't':
+        *state = "traced";
+        break;
+    case 'Z':
+        *state = "zombie";
+        break;
+    case 'X':
+        *state = "dead";
+        break;
+    case 'I':
+        *state = "idle";
+        break;
+    }
+}
+
+static int by_tid(const void *a, const void *b)
+{
+    pid_t x = ((const scry__tdump_thread_t *)a)->tid, y = ((const scry__tdump_thread_t *)b)->tid;
+    return (x > y) - (x < y);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+void scry__tdump_free(scry__tdump_t *d)
+{
+    if (!d) return;
+    free(d->t);
+    free(d->arena);
+    free(d);
+}
+
+scry__tdump_t *scry__tdump_take(pid_t skip)
+{
+    if (scry__stacks_init(scry__config.unwind) < 0) return NULL;
+    scry__threads_scan(); /* threads scry did not see start */
+    scry__tdump_t *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->when_ns = clock_ns(CLOCK_REALTIME);
+    int64_t t0 = clock_ns(CLOCK_MONOTONIC);
+
+    scry__stacks_lock();
+    scry__threads_lock();
+    int n = 0;
+    for (scry__thread_t *t = scry__threads_first(); t; t = t->next)
+        n++;
+    d->t = calloc(n ? (size_t)n : 1, sizeof *d->t);
+    d->arena = malloc((n ? (size_t)n : 1) * SCRY__MAX_FRAMES * sizeof *d->arena);
+    scry__thread_t **recs = calloc(n ? (size_t)n : 1, sizeof *recs);
+    if (!d->t || !d->arena || !recs || scry__stacks_begin(n) < 0) {
+        scry__threads_unlock();
+        scry__stacks_unlock();
+        free(recs);
+        scry__tdump_free(d);
+        return NULL;
+    }
+    int64_t now_coarse = scry__coarse_ns();
+    int k = 0;
+    for (scry__thread_t *t = scry__threads_first(); t; t = t->next) {
+        if (t->tid == skip) continue;
+        scry__tdump_thread_t *x = &d->t[k];
+        x->tid = t->tid;
+        x->frames = d->arena + (size_t)k * SCRY__MAX_FRAMES;
+        x->pause_ns = -1;
+        read_proc(t->tid, x->name, sizeof x->name, &x->state);
+        scry__thread_t *rec = t->foreign ? NULL : t;
+        scry__wait_view_t v;
+        if (rec) {
+            scry__wait_read(rec, &v, x->frames);
+            if (v.kind != SCRY__TW_NONE) {
+                x->state = scry__wait_name(v.kind);
+                x->waiting = 1;
+                x->wait_obj = v.obj;
+                x->wait_ns = now_coarse > v.since_ns ? now_coarse - v.since_ns : 0;
+            }
+            if (v.kind != SCRY__TW_NONE && v.nframes > 0) {
+                x->nframes = v.nframes;
+                d->published++;
+                recs[k++] = NULL;
+                continue;
+            }
+        }
+        int rc = scry__stacks_ask(k, t->tid, rec);
+        if (rc == -ESRCH) continue; /* gone: not in the snapshot */
+        if (rc == -EAGAIN)
+            x->no_stack = "in a wait a signal would cut short, entered before stacks were wanted";
+        else if (rc < 0)
+            x->no_stack = "could not be signalled";
+        recs[k++] = rc == 0 ? t : NULL;
+    }
+    d->missing = scry__stacks_wait(ANSWER_TIMEOUT_NS);
+    int64_t *pauses = malloc((k ? (size_t)k : 1) * sizeof *pauses);
+    int np = 0;
+    for (int i = 0; i < k; i++) {
+        if (!recs[i]) continue;
+        scry__tdump_thread_t *x = &d->t[i];
+        const scry__stack_slot_t *s = scry__stacks_answer(i);
+        if (!s) {
+            x->no_stack = "did not answer within 100 ms";
+            continue;
+        }
+        d->signalled++;
+        x->nframes = s->nframes;
+        memcpy(x->frames, s->frames, s->nframes * sizeof *x->frames);
+        x->pause_ns = s->pause_ns;
+        if (pauses) pauses[np++] = s->pause_ns;
+    }
+    scry__threads_unlock();
+    scry__stacks_unlock();
+    free(recs);
+    d->n = k;
+    d->total_ns = clock_ns(CLOCK_MONOTONIC) - t0;
+    if (pauses && np) {
+        qsort(pauses, (size_t)np, sizeof *pauses, by_value);
+        d->pause_median_ns = pauses[np / 2];
+        d->pause_max_ns = pauses[np - 1];
+    }
+    free(pauses);
+    qsort(d->t, (size_t)d->n, sizeof *d->t, by_tid);
+    return d;
+}
+
+static void duration(int64_t ns, char *buf, size_t len)
+{
+    if (ns < 1000000000)
+        snprintf(buf, len, "%lld ms", (long long)(ns / 1000000));
+    else if (ns < 60 * 1000000000LL)
+        snprintf(buf, len, "%.1f s", (double)ns / 1e9);
+    else
+        snprintf(buf, len, "%lld minutes", (long long)(ns / 60000000000LL));
+}
+
+void scry__tdump_describe(const scry__tdump_thread_t *t, char *buf, size_t len)
+{
+    char obj[40] = "", dur[32] = "";
+    if (t->waiting && t->wait_obj)
+        snprintf(obj, sizeof obj, " on %#lx", (unsigned long)t->wait_obj);
+    if (t->waiting) {
+        dur[0] = ',';
+        dur[1] = ' ';
+        duration(t->wait_ns, dur + 2, sizeof dur - 2);
+    }
+    snprintf(buf, len, "%s%s%s", t->state, obj, dur);
+}
+
+/* ---- text ---- */
+
+static int own_mapping(scry__symbolizer_t *sym)
+{
+    return scry__symbolizer_find_mapping(sym, (uintptr_t)&own_mapping);
+}
+
+static void print_frames(FILE *f, scry__symbolizer_t *sym, const uintptr_t *frames, uint32_t n)
+{
+    int self = sym ? own_mapping(sym) : -1;
+    const scry__mapping_t *maps = NULL;
+    if (sym) scry__symbolizer_mappings(sym, &maps);
+    for (uint32_t i = 0; i < n; i++) {
+        int m = sym ? scry__symbolizer_find_mapping(sym, frames[i]) : -1;
+        if (m >= 0 && self >= 0 && (m == self || !strcmp(maps[m].path, maps[self].path)))
+            continue; /* scry's own frames */
+        scry__frame_t fr[8];
+        int k = sym ? scry__symbolize(sym, frames[i], fr, 8) : 0;
+        if (k == 0) {
+            const char *bin = m >= 0 ? strrchr(maps[m].path, '/') : NULL;
+            fprintf(f, "\t%#lx\t[%s]\n", (unsigned long)frames[i],
+                    bin      ? bin + 1
+                    : m >= 0 ? maps[m].path
+                             : "unknown");
+            continue;
+        }
+        for (int j = 0; j < k; j++) {
+            if (fr[j].file)
+                fprintf(f, "\t%s\t%s:%d\n", fr[j].name, fr[j].file, fr[j].line);
+            else
+                fprintf(f, "\t%s\n", fr[j].name);
+        }
+    }
+}
+
+static void flush_to(FILE *f, char *buf, size_t len, int fd)
+{
+    fclose(f);
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, buf + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    free(buf);
+}
+
+void scry__tdump_print_stack(const uintptr_t *frames, uint32_t n, int fd)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return;
+    scry__symbolizer_t *sym = scry__symbolizer_new();
+    print_frames(f, sym, frames, n);
+    if (sym) scry__symbolizer_free(sym);
+    flush_to(f, buf, len, fd);
+}
+
+void scry__tdump_print(const scry__tdump_t *d, int fd)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return;
+    scry__symbolizer_t *sym = scry__symbolizer_new();
+    for (int i = 0; i < d->n; i++) {
+        const scry__tdump_thread_t *t = &d->t[i];
+        char what[128];
+        scry__tdump_describe(t, what, sizeof what);
+        fprintf(f, "thread %d \"%s\" [%s]:\n", (int)t->tid, t->name, what);
+        if (t->nframes)
+            print_frames(f, sym, t->frames, t->nframes);
+        else
+            fprintf(f, "\t(stack unavailable: %s)\n", t->no_stack ? t->no_stack : "unknown");
+        fputc('\n', f);
+    }
+    if (sym) scry__symbolizer_free(sym);
+    flush_to(f, buf, len, fd);
+}
+
+/* ---- the profile ---- */
+
+static int threads_start(void)
+{
+    if (atomic_exchange(&running, 1)) return -EALREADY;
+    atomic_fetch_add(&scry__wait_stacks_wanted, 1);
+    int rc = scry__stacks_init(scry__config.unwind);
+    if (rc < 0) {
+        atomic_fetch_sub(&scry__wait_stacks_wanted, 1);
+        atomic_store(&running, 0);
+    }
+    return rc;
+}
+
+static int threads_stop(void)
+{
+    if (!atomic_exchange(&running, 0)) return -EINVAL;
+    atomic_fetch_sub(&scry__wait_stacks_wanted, 1);
+    return 0;
+}
+
+static int threads_running(void)
+{
+    return atomic_load(&running);
+}
+
+/* A snapshot taken now, whether the profile "runs" or not: running only
+ * makes waiting threads publish their stacks. */
+static int threads_write_fd(int fd)
+{
+    scry__tdump_t *d = scry__tdump_take(0);
+    if (!d) return -ENOMEM;
+    static const scry__value_type_t types[] = {{"threads", "count"}};
+    scry__pprof_t *p = scry__pprof_new(types, 1, types[0], 1);
+    if (!p) {
+        scry__tdump_free(d);
+        return -ENOMEM;
+    }
+    scry__pprof_set_time(p, d->when_ns, d->total_ns);
+    scry__pprof_set_default_type(p, "threads");
+    char c[256];
+    snprintf(c, sizeof c, "scry %s: threads profile, %d threads", SCRY_VERSION, d->n);
+    scry__pprof_add_comment(p, c);
+    snprintf(c, sizeof c,
+             "stacks: %d by signal, %d published by waiting threads, %d threads did not answer",
+             d->signalled, d->published, d->missing);
+    scry__pprof_add_comment(p, c);
+    snprintf(c, sizeof c,
+             "dump took %.3f ms in all; each signalled thread paused only for its own unwind: "
+             "median %.1f us, max %.1f us",
+             (double)d->total_ns / 1e6, (double)d->pause_median_ns / 1e3,
+             (double)d->pause_max_ns / 1e3);
+    scry__pprof_add_comment(p, c);
+    int rc = 0;
+    for (int i = 0; i < d->n && rc == 0; i++) {
+        const scry__tdump_thread_t *t = &d->t[i];
+        char obj[32];
+        scry__label_t l[6];
+        int nl = 0;
+        l[nl++] = (scry__label_t){.key = "tid", .num = t->tid};
+        l[nl++] = (scry__label_t){.key = "thread_name", .str = t->name};
+        l[nl++] = (scry__label_t){.key = "state", .str = t->state};
+        if (t->waiting && t->wait_obj) {
+            snprintf(obj, sizeof obj, "%#lx", (unsigned long)t->wait_obj);
+            l[nl++] = (scry__label_t){.key = "wait_object", .str = obj};
+        }
+        if (t->waiting)
+            l[nl++] =
+                (scry__label_t){.key = "wait_ns", .num = t->wait_ns, .num_unit = "nanoseconds"};
+        char why[160];
+        if (!t->nframes) {
+            snprintf(why, sizeof why, "unavailable: %s", t->no_stack ? t->no_stack : "unknown");
+            l[nl++] = (scry__label_t){.key = "stack", .str = why};
+        }
+        int64_t one = 1;
+        rc = scry__pprof_add_sample(p, t->frames, t->nframes, &one, l, nl);
+    }
+    scry__tdump_free(d);
+    if (rc == 0) rc = scry__pprof_write_fd(p, fd);
+    scry__pprof_free(p);
+    return rc;
+}
+
+static void nothing(void) {}
+
+const scry__profile_t scry__threads_profile = {
+    .name = "threads",
+    .start = threads_start,
+    .stop = threads_stop,
+    .running = threads_running,
+    .write_fd = threads_write_fd,
+    .prefork = nothing,
+    .postfork_parent = nothing,
+    .postfork_child = nothing,
+};
