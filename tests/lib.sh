@@ -37,3 +37,18 @@ cum_at() { "$DUMP" "$1" --sample-index "$3" | awk -v f="$2" '$1 == "func" { n = 
 flat_at() { "$DUMP" "$1" --sample-index "$3" | awk -v f="$2" '$1 == "func" { n = $0; sub(/^func [^ ]+ [^ ]+ /, "", n); if (n == f) v = $2 } END { printf "%.0f\n", v }'; }
 # eq WHAT GOT WANT: exact equality, or fail.
 eq() { [ "$2" = "$3" ] || fail "$1: got $2, want $3"; }
+
+# where FILE FUNC INDEX [LABEL]: the sum of value INDEX (0-based) over the
+# samples whose stack has FUNC (and, if given, whose labels include LABEL,
+# e.g. state=on-cpu), from pprof_dump's sample lines.
+where() {
+  "$DUMP" "$1" | awk -v f="$2" -v i="$3" -v l="${4:-}" -F' [|] ' '
+    $1 ~ /^sample / {
+      split(substr($1, 8), v, ",")
+      n = split($2, fr, " ; "); hit = 0
+      for (k = 1; k <= n; k++) if (fr[k] == f) hit = 1
+      if (l != "") { m = split($3, lb, " "); ok = 0; for (k = 1; k <= m; k++) if (lb[k] == l) ok = 1; hit = hit && ok }
+      if (hit) s += v[i + 1]
+    }
+    END { printf "%.0f\n", s }'
+}

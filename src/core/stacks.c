@@ -148,6 +148,8 @@ static void on_request(int sig, siginfo_t *si, void *ucv)
         struct timespec ts;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
         s->cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        scry__thread_t *me = scry__tls.rec;
+        s->wait_gen = me ? atomic_load_explicit(&me->wait.gen, memory_order_relaxed) : 0;
         s->pause_ns = mono_ns() - t0;
         atomic_store_explicit(&s->state, g << 2 | DONE, memory_order_release);
         if (atomic_fetch_sub(&outstanding, 1) == 1)

@@ -41,6 +41,7 @@ typedef struct {
     int in_syscall;   /* the thread was blocked in a system call (restarted) */
     int64_t pause_ns; /* the handler's own time: the thread's pause */
     int64_t cpu_ns;   /* the thread's CPU clock when the handler ended */
+    uint64_t wait_gen; /* its published wait's generation then (waits.h) */
     uintptr_t frames[SCRY__MAX_FRAMES];
 } scry__stack_slot_t;
 

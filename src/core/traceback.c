@@ -41,6 +41,7 @@
 #include "core/ring.h"
 #include "core/threads.h"
 #include "core/unwind.h"
+#include "core/waits.h"
 #include "interpose/signal.h"
 #include "profile/threads.h"
 
@@ -158,6 +159,7 @@ void scry__traceback_on_request(int sig)
     scry__tdump_t *d = scry__tdump_take(fatal.tid);
     if (d) {
         scry__tdump_print(d, 2);
+        if (!d->n) put_all("(none)\n\n", 8);
         scry__tdump_free(d);
     }
     scry__lifecycle_write_profiles();
@@ -237,9 +239,22 @@ void scry__traceback_init(void)
     mode = scry__config.traceback;
     if (mode == SCRY__TRACEBACK_OFF) return;
     scry__unwind_init(SCRY__UNWIND_FP);
+    /* Threads in sleeps are never signalled: they publish their stacks. */
+    atomic_fetch_add(&scry__wait_stacks_wanted, 1);
     if (scry__aggregator_start() < 0) {
         scry__log("SCRY_TRACEBACK: could not start scry's thread; no tracebacks");
         return;
+    }
+    /* A shell starts background jobs with SIGQUIT ignored; asking for
+     * tracebacks overrides that (in "continue" mode the program still does
+     * not die of it). A handler of the program's own is left alone. */
+    struct sigaction old;
+    if (scry__real_sigaction(SIGQUIT, NULL, &old) == 0 && old.sa_handler == SIG_IGN &&
+        !(old.sa_flags & SA_SIGINFO)) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        scry__real_sigaction(SIGQUIT, &dfl, NULL);
     }
     if (scry__signal_claim(SIGQUIT, on_quit, SCRY__CLAIM_YIELD) < 0)
         scry__log("SCRY_TRACEBACK: the program handles SIGQUIT itself; no traceback on SIGQUIT");

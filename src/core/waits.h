@@ -87,10 +87,13 @@ static inline scry__thread_t *scry__wait_enter(int kind, const void *obj)
     /* With the stack published, nobody needs to signal a waiting thread
      * (and a frame-pointer walk from here starts in the program's frames,
      * not in libc's futex code, which has no frame pointers). */
-    if (atomic_load_explicit(&scry__wait_stacks_wanted, memory_order_relaxed))
+    if (atomic_load_explicit(&scry__wait_stacks_wanted, memory_order_relaxed)) {
+        scry__tls.busy++; /* libunwind locks: its waits are not ours to publish */
         r->wait.nframes = scry__wait_unwind_dwarf
                               ? scry__unwind_dwarf_here(r->wait.frames, SCRY__WAIT_FRAMES)
                               : scry__unwind_fp_here(r->wait.frames, SCRY__WAIT_FRAMES);
+        scry__tls.busy--;
+    }
     if (scry__wait_restartable(kind)) {
         atomic_store_explicit(&r->wait.gen, g + 1, memory_order_release);
         return r;

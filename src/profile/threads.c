@@ -260,9 +260,12 @@ static void print_frames(FILE *f, scry__symbolizer_t *sym, const uintptr_t *fram
     }
 }
 
-static void flush_to(FILE *f, char *buf, size_t len, int fd)
+/* Closes the memory stream f (which sets buf and len) and writes it out. */
+static void flush_to(FILE *f, char **bufp, size_t *lenp, int fd)
 {
     fclose(f);
+    char *buf = *bufp;
+    size_t len = *lenp;
     for (size_t off = 0; off < len;) {
         ssize_t w = write(fd, buf + off, len - off);
         if (w < 0 && errno == EINTR) continue;
@@ -281,7 +284,7 @@ void scry__tdump_print_stack(const uintptr_t *frames, uint32_t n, int fd)
     scry__symbolizer_t *sym = scry__symbolizer_new();
     print_frames(f, sym, frames, n);
     if (sym) scry__symbolizer_free(sym);
-    flush_to(f, buf, len, fd);
+    flush_to(f, &buf, &len, fd);
 }
 
 void scry__tdump_print(const scry__tdump_t *d, int fd)
@@ -303,7 +306,7 @@ void scry__tdump_print(const scry__tdump_t *d, int fd)
         fputc('\n', f);
     }
     if (sym) scry__symbolizer_free(sym);
-    flush_to(f, buf, len, fd);
+    flush_to(f, &buf, &len, fd);
 }
 
 /* ---- the profile ---- */

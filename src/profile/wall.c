@@ -208,7 +208,9 @@ static void tick(int64_t elapsed)
             owe(t, t->wall.stack ? t->wall.stack : empty_stack, 0, elapsed);
             continue;
         }
-        uint64_t g = t->foreign ? 0 : atomic_load_explicit(&t->wait.gen, memory_order_acquire);
+        /* The wait generation the handler saw with the stack it took: the
+         * thread may have entered a wait since. */
+        uint64_t g = t->foreign ? 0 : s->wait_gen;
         t->wall.gen = g;
         t->wall.cpu_ns = s->cpu_ns;
         owe(t, intern(s->frames, s->nframes), !(g & 1) && !s->in_syscall, elapsed);

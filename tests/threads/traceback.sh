@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Tracebacks (crash.c):
+#   - SIGQUIT with --traceback prints every thread's stack (4 threads: main
+#     in main_waits, three in quit_parked with file:line) on stderr and the
+#     program carries on to its normal end (exit 0, "carried on");
+#   - a null write in crash_here prints the fault address and the crashing
+#     frame with its file:line, then every other thread; the program still
+#     dies of SIGSEGV (scry run passes the death on: 139), and the CPU
+#     profile asked for was written and reads.
+# SCRY_TRACEBACK without a value the library knows is refused in one line.
+source "$SCRY_TESTS/lib.sh"
+ulimit -c 0
+prog="$SCRY_BIN/tests/crash"
+src="$SCRY_TESTS/threads/crash.c"
+
+# 1. SIGQUIT, carry on.
+"$SCRY" run --traceback -p cpu -o "$WORK/q" -- "$prog" quit >"$WORK/qout" 2>"$WORK/qerr" &
+run=$!
+for _ in $(seq 100); do grep -q '^ready' "$WORK/qout" 2>/dev/null && break; sleep 0.05; done
+pid=$(awk '/^ready/ { print $2 }' "$WORK/qout")
+[ -n "$pid" ] || fail "the program did not start"
+sleep 0.2
+kill -QUIT "$pid"
+wait "$run" || fail "after SIGQUIT the program exited $?: $(cat "$WORK/qerr")"
+grep -q '^carried on$' "$WORK/qout" || fail "the program did not carry on"
+grep -F "scry: SIGQUIT: the stack of every thread of process $pid" "$WORK/qerr" >/dev/null ||
+  fail "no SIGQUIT header: $(cat "$WORK/qerr")"
+n=$(grep -cE '^thread [0-9]+ "[^"]*" \[' "$WORK/qerr")
+eq "threads in the SIGQUIT traceback" "$n" 4
+pl=$(grep -n 'pthread_cond_wait(&c, &m)' "$src" | head -1 | cut -d: -f1)
+n=$(grep -cE "^	quit_parked	.*crash\.c:$pl$" "$WORK/qerr")
+eq "quit_parked frames with crash.c:$pl" "$n" 3
+grep -E "^	main_waits	.*crash\.c:[0-9]+$" "$WORK/qerr" >/dev/null || fail "main_waits not shown"
+echo "SIGQUIT: 4 threads printed, program carried on"
+
+# 2. SIGSEGV.
+set +e
+"$SCRY" run --traceback -p cpu -o "$WORK/s" -- "$prog" segv >"$WORK/sout" 2>"$WORK/serr"
+st=$?
+set -e
+eq "exit status after SIGSEGV (128 + 11)" "$st" 139
+cl=$(grep -n 'CRASH LINE' "$src" | cut -d: -f1)
+grep -E '^scry: fatal signal SIGSEGV, fault address 0x0, in thread [0-9]+ of process [0-9]+$' "$WORK/serr" \
+  >/dev/null || fail "no fault line: $(cat "$WORK/serr")"
+awk '/the one that received SIGSEGV/ { on = 1; next } on && NF == 0 { exit } on' "$WORK/serr" >"$WORK/fault"
+head -1 "$WORK/fault" | grep -E "^	crash_here	.*crash\.c:$cl$" >/dev/null ||
+  fail "the faulting frame is not crash_here at crash.c:$cl: $(cat "$WORK/fault")"
+grep -F 'every other thread' "$WORK/serr" >/dev/null || fail "no other threads section"
+go_reads "$WORK/s/cpu.pb.gz" burn_cpu
+echo "SIGSEGV: fault line, crash_here at crash.c:$cl, died of SIGSEGV, cpu profile written"
+
+# 3. A bad SCRY_TRACEBACK: one line, the program runs.
+SCRY_TRACEBACK=sometimes LD_PRELOAD="${SCRY_PRELOAD_FIRST:+$SCRY_PRELOAD_FIRST:}$SCRY_BIN/libscry.so" /bin/true 2>"$WORK/berr" ||
+  fail "a bad SCRY_TRACEBACK stopped the program"
+eq "lines for a bad SCRY_TRACEBACK" "$(grep -c 'SCRY_TRACEBACK' "$WORK/berr")" 1
+pass "tracebacks on SIGQUIT and SIGSEGV"
