@@ -31,6 +31,7 @@ static scry__stack_slot_t *_Atomic chunks[NCHUNKS];
 static pthread_mutex_t req_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t gen;            /* current request, 16 bits */
 static int nslots;              /* slots of the current request */
+static int nasked;              /* 1 + the highest slot asked */
 static _Atomic int outstanding; /* asked and not yet answered */
 static int unwind_mode;
 static int installed;
@@ -70,7 +71,8 @@ static int at_restarted_syscall(const ucontext_t *uc)
 static int peek(uintptr_t addr, void *out, size_t n)
 {
     struct iovec local = {out, n}, remote = {(void *)addr, n};
-    return addr >= 4096 && syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0) == (long)n;
+    return addr >= 4096 &&
+           syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0) == (long)n;
 }
 
 /* Whether ret is the return address of a call to the function holding ip
@@ -197,6 +199,7 @@ int scry__stacks_begin(int n)
     }
     gen = (gen + 1) & 0xffff;
     nslots = n;
+    nasked = 0;
     atomic_store(&outstanding, 0);
     return 0;
 }
@@ -216,6 +219,7 @@ int scry__stacks_ask(int i, pid_t tid, scry__thread_t *rec)
     }
     atomic_store(&s->state, gen << 2 | WAITING);
     atomic_fetch_add(&outstanding, 1);
+    if (i >= nasked) nasked = i + 1;
     siginfo_t si;
     memset(&si, 0, sizeof si);
     si.si_signo = SCRY__STACKS_SIGNAL;
@@ -246,7 +250,7 @@ int scry__stacks_wait(int64_t timeout_ns)
         syscall(SYS_futex, &outstanding, FUTEX_WAIT_PRIVATE, n, &ts, NULL, 0);
     }
     int missing = 0;
-    for (int i = 0; i < nslots; i++) {
+    for (int i = 0; i < nasked; i++) {
         scry__stack_slot_t *s = slot((uint32_t)i);
         uint32_t expect = gen << 2 | WAITING;
         if (atomic_compare_exchange_strong(&s->state, &expect, 0)) {
@@ -262,7 +266,7 @@ int scry__stacks_wait(int64_t timeout_ns)
 
 const scry__stack_slot_t *scry__stacks_answer(int i)
 {
-    scry__stack_slot_t *s = i < nslots ? slot((uint32_t)i) : NULL;
+    scry__stack_slot_t *s = i < nasked ? slot((uint32_t)i) : NULL;
     return s && atomic_load_explicit(&s->state, memory_order_acquire) == (gen << 2 | DONE) ? s
                                                                                            : NULL;
 }

@@ -15,7 +15,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -23,7 +26,10 @@ __thread scry__tls_t scry__tls __attribute__((tls_model("initial-exec")));
 static __thread scry__thread_t *self;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static scry__thread_t *list;
+/* Every record, densely (a record knows its index): walks go through an
+ * array, not a linked list, so they can have many cache misses in flight. */
+static scry__thread_t **all;
+static int count, cap;
 static pthread_key_t key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static const scry__thread_hooks_t *hooks[4];
@@ -35,14 +41,38 @@ static pid_t gettid_(void)
     return (pid_t)syscall(SYS_gettid);
 }
 
+/* Records are 64-byte aligned: what a walk reads is one cache line. */
+static scry__thread_t *new_record(pid_t tid, int foreign)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, sizeof(scry__thread_t)) != 0) return NULL;
+    scry__thread_t *t = memset(p, 0, sizeof(scry__thread_t));
+    t->tid = tid;
+    t->foreign = foreign;
+    return t;
+}
+
+static int add_locked(scry__thread_t *t)
+{
+    if (count == cap) {
+        int c = cap ? 2 * cap : 64;
+        void *a = realloc(all, (size_t)c * sizeof *all);
+        if (!a) return -1;
+        all = a;
+        cap = c;
+    }
+    t->index = count;
+    all[count++] = t;
+    return 0;
+}
+
 static void unlink_locked(scry__thread_t *t)
 {
-    for (scry__thread_t **p = &list; *p; p = &(*p)->next) {
-        if (*p == t) {
-            *p = t->next;
-            return;
-        }
-    }
+    int i = t->index;
+    if (i < 0 || i >= count || all[i] != t) return;
+    all[i] = all[--count];
+    all[i]->index = i;
+    t->index = -1;
 }
 
 static void run_leaving_locked(scry__thread_t *t)
@@ -57,8 +87,8 @@ static void run_joined_locked(scry__thread_t *t)
 
 static scry__thread_t *find_locked(pid_t tid)
 {
-    for (scry__thread_t *t = list; t; t = t->next)
-        if (t->tid == tid) return t;
+    for (int i = 0; i < count; i++)
+        if (all[i]->tid == tid) return all[i];
     return NULL;
 }
 
@@ -74,6 +104,32 @@ static void on_thread_exit(void *p)
     scry__tls.rec = NULL;
     self = NULL;
     free(t);
+}
+
+/* A foreign thread's name, from /proc (once, when it is adopted). */
+static void read_comm(pid_t tid, char name[16])
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, name, 15);
+    close(fd);
+    if (n <= 0) return;
+    name[n] = 0;
+    if (name[n - 1] == '\n') name[n - 1] = 0;
+}
+
+void scry__thread_renamed(pthread_t handle, const char *name)
+{
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < count; i++) {
+        if (all[i]->handle == handle && !all[i]->foreign) {
+            snprintf(all[i]->name, sizeof all[i]->name, "%s", name);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lock);
 }
 
 static void make_key(void)
@@ -98,10 +154,11 @@ void scry__thread_register(void)
 {
     if (self) return;
     pthread_once(&key_once, make_key);
-    scry__thread_t *t = calloc(1, sizeof *t);
+    scry__thread_t *t = new_record(gettid_(), 0);
     if (!t) return; /* the thread is simply not profiled */
-    t->tid = gettid_();
     scry__tls.tid = t->tid;
+    t->handle = pthread_self();
+    prctl(PR_GET_NAME, t->name);
     read_stack_bounds();
     pthread_mutex_lock(&lock);
     /* A scan of /proc/self/task may have seen this thread between its
@@ -111,13 +168,16 @@ void scry__thread_register(void)
      * thread's, reused. */
     scry__thread_t *old = find_locked(t->tid);
     if (old) {
+        old->handle = t->handle;
+        memcpy(old->name, t->name, sizeof old->name);
         free(t);
         t = old;
         run_leaving_locked(t);
         t->foreign = 0;
-    } else {
-        t->next = list;
-        list = t;
+    } else if (add_locked(t) < 0) {
+        pthread_mutex_unlock(&lock);
+        free(t);
+        return;
     }
     self = t;
     scry__tls.rec = t;
@@ -141,7 +201,7 @@ void scry__threads_add_hooks(const scry__thread_hooks_t *h)
 void scry__threads_foreach(void (*fn)(scry__thread_t *t, void *arg), void *arg)
 {
     pthread_mutex_lock(&lock);
-    for (scry__thread_t *t = list; t; t = t->next) fn(t, arg);
+    for (int i = 0; i < count; i++) fn(all[i], arg);
     pthread_mutex_unlock(&lock);
 }
 
@@ -155,9 +215,10 @@ void scry__threads_unlock(void)
     pthread_mutex_unlock(&lock);
 }
 
-scry__thread_t *scry__threads_first(void)
+scry__thread_t *const *scry__threads_all(int *n)
 {
-    return list;
+    *n = count;
+    return all;
 }
 
 void scry__threads_mark_internal(void)
@@ -195,14 +256,14 @@ void scry__threads_scan(void)
     pid_t pid = getpid();
     pthread_mutex_lock(&lock);
     /* Forget foreign threads that have exited. */
-    for (scry__thread_t **p = &list; *p;) {
-        scry__thread_t *t = *p;
+    for (int i = 0; i < count;) {
+        scry__thread_t *t = all[i];
         if (t->foreign && syscall(SYS_tgkill, pid, t->tid, 0) < 0 && errno == ESRCH) {
-            *p = t->next;
+            unlink_locked(t); /* the last record moves to i */
             run_leaving_locked(t);
             free(t);
         } else {
-            p = &t->next;
+            i++;
         }
     }
     DIR *d = opendir("/proc/self/task");
@@ -211,12 +272,13 @@ void scry__threads_scan(void)
         while ((e = readdir(d))) {
             pid_t tid = (pid_t)atoi(e->d_name);
             if (tid <= 0 || is_internal_locked(tid) || find_locked(tid)) continue;
-            scry__thread_t *t = calloc(1, sizeof *t);
+            scry__thread_t *t = new_record(tid, 1);
             if (!t) break;
-            t->tid = tid;
-            t->foreign = 1;
-            t->next = list;
-            list = t;
+            read_comm(tid, t->name);
+            if (add_locked(t) < 0) {
+                free(t);
+                break;
+            }
             run_joined_locked(t);
         }
         closedir(d);
@@ -237,19 +299,18 @@ void scry__threads_postfork_parent(void)
 void scry__threads_postfork_child(void)
 {
     memset(internal, 0, sizeof internal); /* they did not cross the fork */
-    scry__thread_t *t = list;
-    list = NULL;
-    while (t) {
-        scry__thread_t *next = t->next;
+    int n = count;
+    count = 0;
+    for (int i = 0; i < n; i++) {
+        scry__thread_t *t = all[i];
         if (t == self) {
-            t->next = NULL;
             t->has_cpu_timer = 0;
             t->foreign = 0;
-            list = t;
+            t->index = 0;
+            all[count++] = t;
         } else {
             free(t);
         }
-        t = next;
     }
     if (self) self->tid = scry__tls.tid = gettid_();
     pthread_mutex_unlock(&lock);

@@ -14,6 +14,7 @@
 #ifndef SCRY_CORE_THREADS_H
 #define SCRY_CORE_THREADS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -29,30 +30,37 @@ typedef struct {
     int kind;          /* SCRY__TW_* */
     uintptr_t obj;     /* the lock, condition variable, ...; 0 for none */
     int64_t since_ns;  /* CLOCK_MONOTONIC_COARSE at the start */
-    uint32_t nframes;  /* 0: no stack published (only for waits a signal
-                        * would not cut short, or when nobody asked) */
-    uintptr_t frames[SCRY__WAIT_FRAMES];
+    uint32_t nframes;  /* in the record's wait_frames; 0: none published */
 } scry__wait_pub_t;
 
 typedef struct scry__thread {
+    /* What a walk of every thread reads comes first (records are 64-byte
+     * aligned), so that the wall sampler's tick touches one cache line per
+     * idle thread. */
     pid_t tid;
-    int foreign;       /* found in /proc, not seen starting */
-    int has_cpu_timer; /* owned by profile/cpu.c */
-    timer_t cpu_timer;
+    int foreign; /* found in /proc, not seen starting */
+    scry__wait_pub_t wait; /* published by the thread itself */
+    /* The wall sampler's, under the threads lock (profile/wall.c). */
+    struct {
+        uint64_t gen;            /* wait.gen at the last tick */
+        int64_t cpu_ns;          /* the thread's CPU clock after its last sample */
+        uint32_t stack;          /* stack id of the last sample + 1; 0: none yet */
+        int on_cpu;              /* state of the last sample */
+        int64_t owed_n, owed_ns; /* credited to (stack, on_cpu), not yet added */
+    } wall;
     /* 1 while a stack request (core/stacks.h) is on its way to this thread:
      * a thread about to enter a wait that a signal would cut short waits for
      * it to land first. Cleared by the thread's handler. */
     _Atomic int signal_coming;
-    scry__wait_pub_t wait; /* published by the thread (its own record) */
-    /* The wall sampler's, under the threads lock (profile/wall.c). */
-    struct {
-        uint64_t gen;      /* wait.gen at the last tick */
-        int64_t cpu_ns;    /* the thread's CPU clock after its last sample */
-        uint32_t stack;    /* stack id of the last sample + 1; 0: none yet */
-        int on_cpu;        /* state of the last sample */
-        int64_t owed_n, owed_ns; /* credited to (stack, on_cpu), not yet added */
-    } wall;
-    struct scry__thread *next;
+    int has_cpu_timer; /* owned by profile/cpu.c */
+    timer_t cpu_timer;
+    int index; /* in the registry's array */
+    pthread_t handle; /* 0 for a foreign thread */
+    /* The thread's name (comm), kept here so a dump needs no /proc read:
+     * read when the thread registers, updated by pthread_setname_np and
+     * prctl(PR_SET_NAME) (interpose/pthread.c). Threads lock. */
+    char name[16];
+    uintptr_t wait_frames[SCRY__WAIT_FRAMES];
 } scry__thread_t;
 
 /* What a signal handler may read about its own thread. Zero stack bounds
@@ -84,14 +92,17 @@ void scry__threads_add_hooks(const scry__thread_hooks_t *h);
 /* Calls fn on every thread record with the lock held. */
 void scry__threads_foreach(void (*fn)(scry__thread_t *t, void *arg), void *arg);
 /* For walks that must hold the lock across several steps (the stack
- * requests of the thread and wall profiles): lock, then follow ->next from
- * first(); the records stay valid until unlock. */
+ * requests of the thread and wall profiles): lock, then go through the
+ * array all() returns (*n records; an array, so that a walk can have many
+ * cache misses in flight); valid until unlock. */
 void scry__threads_lock(void);
 void scry__threads_unlock(void);
-scry__thread_t *scry__threads_first(void);
+scry__thread_t *const *scry__threads_all(int *n);
 /* Adds records (and runs joined hooks) for threads in /proc/self/task that
  * have none; drops foreign records whose thread has gone. */
 void scry__threads_scan(void);
+/* A thread's name changed (to name, at most 15 bytes kept). */
+void scry__thread_renamed(pthread_t handle, const char *name);
 /* 1 when tid is one of scry's own threads. */
 int scry__thread_is_internal(pid_t tid);
 /* Marks the calling thread as scry's own: never registered, never

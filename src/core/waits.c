@@ -38,7 +38,7 @@ int scry__wait_read(scry__thread_t *t, scry__wait_view_t *v, uintptr_t *frames)
         v->since_ns = t->wait.since_ns;
         v->nframes = t->wait.nframes;
         if (v->nframes > SCRY__WAIT_FRAMES) v->nframes = SCRY__WAIT_FRAMES;
-        if (frames) memcpy(frames, t->wait.frames, v->nframes * sizeof *frames);
+        if (frames) memcpy(frames, t->wait_frames, v->nframes * sizeof *frames);
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&t->wait.gen, memory_order_relaxed) == g) return 0;
     }

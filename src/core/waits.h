@@ -90,8 +90,8 @@ static inline scry__thread_t *scry__wait_enter(int kind, const void *obj)
     if (atomic_load_explicit(&scry__wait_stacks_wanted, memory_order_relaxed)) {
         scry__tls.busy++; /* libunwind locks: its waits are not ours to publish */
         r->wait.nframes = scry__wait_unwind_dwarf
-                              ? scry__unwind_dwarf_here(r->wait.frames, SCRY__WAIT_FRAMES)
-                              : scry__unwind_fp_here(r->wait.frames, SCRY__WAIT_FRAMES);
+                              ? scry__unwind_dwarf_here(r->wait_frames, SCRY__WAIT_FRAMES)
+                              : scry__unwind_fp_here(r->wait_frames, SCRY__WAIT_FRAMES);
         scry__tls.busy--;
     }
     if (scry__wait_restartable(kind)) {

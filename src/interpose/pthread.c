@@ -12,7 +12,9 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "core/threads.h"
 
@@ -41,6 +43,39 @@ static void *trampoline(void *p)
     free(p);
     scry__thread_register();
     return s.fn(s.arg);
+}
+
+/* Thread names, kept in the registry for thread dumps. */
+SCRY_EXPORT int pthread_setname_np(pthread_t t, const char *name)
+{
+    static int (*next)(pthread_t, const char *);
+    if (!next) next = (int (*)(pthread_t, const char *))dlsym(RTLD_NEXT, "pthread_setname_np");
+    if (!next) return ENOSYS;
+    int rc = next(t, name);
+    if (rc == 0) scry__thread_renamed(t, name);
+    return rc;
+}
+
+SCRY_EXPORT int prctl(int op, ...)
+{
+    static int (*next)(int, ...);
+    if (!next) next = (int (*)(int, ...))dlsym(RTLD_NEXT, "prctl");
+    va_list ap;
+    va_start(ap, op);
+    unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long),
+                  a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+    va_end(ap);
+    if (!next) {
+        errno = ENOSYS;
+        return -1;
+    }
+    int rc = next(op, a2, a3, a4, a5);
+    if (rc == 0 && op == PR_SET_NAME && a2) {
+        int saved = errno;
+        scry__thread_renamed(pthread_self(), (const char *)a2);
+        errno = saved;
+    }
+    return rc;
 }
 
 SCRY_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,

@@ -48,11 +48,10 @@ static int64_t clock_ns(clockid_t c)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Name and state of a thread from /proc/self/task/TID/stat: "TID (comm) S ..." */
-static void read_proc(pid_t tid, char *name, size_t len, const char **state)
+/* The state of a thread that could not tell it itself, from
+ * /proc/self/task/TID/stat: "TID (comm) S ...". */
+static void read_state(pid_t tid, const char **state)
 {
-    *state = "unknown";
-    name[0] = 0;
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -63,7 +62,6 @@ static void read_proc(pid_t tid, char *name, size_t len, const char **state)
     buf[n] = 0;
     char *open_ = strchr(buf, '('), *close_ = strrchr(buf, ')');
     if (!open_ || !close_ || close_ < open_ || close_[1] != ' ') return;
-    snprintf(name, len, "%.*s", (int)(close_ - open_ - 1), open_ + 1);
     switch (close_[2]) {
     case 'R':
         *state = "running";
@@ -123,9 +121,8 @@ scry__tdump_t *scry__tdump_take(pid_t skip)
 
     scry__stacks_lock();
     scry__threads_lock();
-    int n = 0;
-    for (scry__thread_t *t = scry__threads_first(); t; t = t->next)
-        n++;
+    int n;
+    scry__thread_t *const *all = scry__threads_all(&n);
     d->t = calloc(n ? (size_t)n : 1, sizeof *d->t);
     d->arena = malloc((n ? (size_t)n : 1) * SCRY__MAX_FRAMES * sizeof *d->arena);
     scry__thread_t **recs = calloc(n ? (size_t)n : 1, sizeof *recs);
@@ -138,13 +135,15 @@ scry__tdump_t *scry__tdump_take(pid_t skip)
     }
     int64_t now_coarse = scry__coarse_ns();
     int k = 0;
-    for (scry__thread_t *t = scry__threads_first(); t; t = t->next) {
+    for (int j = 0; j < n; j++) {
+        scry__thread_t *t = all[j];
         if (t->tid == skip) continue;
         scry__tdump_thread_t *x = &d->t[k];
         x->tid = t->tid;
         x->frames = d->arena + (size_t)k * SCRY__MAX_FRAMES;
         x->pause_ns = -1;
-        read_proc(t->tid, x->name, sizeof x->name, &x->state);
+        x->state = "unknown";
+        snprintf(x->name, sizeof x->name, "%s", t->name);
         scry__thread_t *rec = t->foreign ? NULL : t;
         scry__wait_view_t v;
         if (rec) {
@@ -168,6 +167,7 @@ scry__tdump_t *scry__tdump_take(pid_t skip)
             x->no_stack = "in a wait a signal would cut short, entered before stacks were wanted";
         else if (rc < 0)
             x->no_stack = "could not be signalled";
+        if (rc < 0 && !x->waiting) read_state(t->tid, &x->state);
         recs[k++] = rc == 0 ? t : NULL;
     }
     d->missing = scry__stacks_wait(ANSWER_TIMEOUT_NS);
@@ -179,8 +179,11 @@ scry__tdump_t *scry__tdump_take(pid_t skip)
         const scry__stack_slot_t *s = scry__stacks_answer(i);
         if (!s) {
             x->no_stack = "did not answer within 100 ms";
+            if (!x->waiting) read_state(x->tid, &x->state); /* stopped? in disk I/O? */
             continue;
         }
+        /* Its handler saw whether it was blocked in a system call. */
+        if (!x->waiting) x->state = s->in_syscall ? "sleeping" : "running";
         d->signalled++;
         x->nframes = s->nframes;
         memcpy(x->frames, s->frames, s->nframes * sizeof *x->frames);

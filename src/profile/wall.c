@@ -152,9 +152,8 @@ static void tick(int64_t elapsed)
     uintptr_t frames[SCRY__WAIT_FRAMES];
     scry__stacks_lock();
     scry__threads_lock();
-    int n = 0;
-    for (scry__thread_t *t = scry__threads_first(); t; t = t->next)
-        n++;
+    int n;
+    scry__thread_t *const *all = scry__threads_all(&n);
     if (n > asked_cap) {
         void *a = realloc(asked, (size_t)n * sizeof *asked);
         if (a) {
@@ -168,7 +167,9 @@ static void tick(int64_t elapsed)
         return;
     }
     int k = 0;
-    for (scry__thread_t *t = scry__threads_first(); t; t = t->next) {
+    for (int i = 0; i < n; i++) {
+        scry__thread_t *t = all[i];
+        if (i + 8 < n) __builtin_prefetch(all[i + 8], 1); /* idle threads: all misses */
         scry__thread_t *rec = t->foreign ? NULL : t;
         uint64_t g = rec ? atomic_load_explicit(&t->wait.gen, memory_order_acquire) : 0;
         if (g & 1) {
@@ -282,8 +283,9 @@ static void reset_data(void)
     sampler_cpu_ns = 0;
     pthread_mutex_unlock(&data);
     scry__threads_lock();
-    for (scry__thread_t *t = scry__threads_first(); t; t = t->next)
-        memset(&t->wall, 0, sizeof t->wall);
+    int n;
+    scry__thread_t *const *all = scry__threads_all(&n);
+    for (int i = 0; i < n; i++) memset(&all[i]->wall, 0, sizeof all[i]->wall);
     scry__threads_unlock();
 }
 
@@ -359,8 +361,9 @@ static int wall_write_fd(int fd)
 
     scry__stacks_lock(); /* no tick in between */
     scry__threads_lock();
-    for (scry__thread_t *t = scry__threads_first(); t; t = t->next)
-        flush(t);
+    int nt;
+    scry__thread_t *const *all = scry__threads_all(&nt);
+    for (int i = 0; i < nt; i++) flush(all[i]);
     scry__threads_unlock();
     scry__stacks_unlock();
 

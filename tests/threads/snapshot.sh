@@ -5,7 +5,8 @@
 #   - the profile counts exactly 200, 1, 1 and 1 at those functions, 203 in
 #     all (scry's own threads are not the program's);
 #   - labels: the parked threads are "cond wait" on one address, main is in
-#     "sleep", the spinner "running";
+#     "sleep", the spinner "running" under the name it set
+#     (pthread_setname_np);
 #   - scry threads (debug=2) shows each parked thread with its state and the
 #     file:line of parked_here; debug=1 groups them as one stack of 200;
 #   - main's 1.5 s nanosleep was not cut short (rc 0, full length): scry
@@ -47,7 +48,8 @@ for unwind in fp dwarf; do
     END { print n + 0 }' "$WORK/d2")
   eq "$unwind: debug=2 parked threads with state and parked_here:$line" "$n" 200
   grep -E '^thread [0-9]+ "[^"]*" \[sleep, [0-9]+ ms\]:$' "$WORK/d2" >/dev/null || fail "$unwind: main's sleep not shown"
-  grep -E '^thread [0-9]+ "[^"]*" \[running\]:$' "$WORK/d2" >/dev/null || fail "$unwind: no running thread"
+  grep -E '^thread [0-9]+ "busy-worker" \[running\]:$' "$WORK/d2" >/dev/null ||
+    fail "$unwind: the spinner is not shown running under the name it gave itself"
   "$SCRY" threads --debug 1 "$f" >"$WORK/d1"
   grep -E '^200 @( 0x[0-9a-f]+)+$' "$WORK/d1" >/dev/null || fail "$unwind: debug=1 has no group of 200"
   grep -F '# states: cond wait 200' "$WORK/d1" >/dev/null || fail "$unwind: debug=1 states line"

@@ -6,7 +6,8 @@
  *       thread asleep in main_sleeps (nanosleep, 1.5 s), and a fourth kind,
  *       dump_now, which writes the threads profile to OUT through
  *       scry_profile_write (found with dlsym: the program is not linked with
- *       scry) once everyone is in place. Prints how long main slept and what
+ *       scry) once everyone is in place. The spinner names itself
+ *       "busy-worker" (pthread_setname_np). Prints how long main slept and what
  *       nanosleep returned: scry must not cut the sleep short.
  *   threads_truth wall           the main thread spends about 1 s on CPU in
  *       on_cpu_work, 1 s in nanosleep in sleep_work and 1 s blocked in read on
@@ -42,7 +43,8 @@ __attribute__((noinline)) static void parked_here(void)
 {
     pthread_mutex_lock(&m);
     parked++;
-    while (!stop) pthread_cond_wait(&c, &m);
+    while (!stop)
+        pthread_cond_wait(&c, &m);
     pthread_mutex_unlock(&m);
     __asm__ volatile("");
 }
@@ -57,12 +59,14 @@ __attribute__((noinline)) static void busy_here(void)
 {
     volatile unsigned long x = 0;
     atomic_store(&spinning, 1);
-    while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) x++;
+    while (!__atomic_load_n(&stop, __ATOMIC_RELAXED))
+        x++;
     __asm__ volatile("");
 }
 
 static void *busy(void *a)
 {
+    pthread_setname_np(pthread_self(), "busy-worker");
     busy_here();
     return a;
 }
@@ -116,7 +120,8 @@ static int snapshot(void)
     stop = 1;
     pthread_cond_broadcast(&c);
     pthread_mutex_unlock(&m);
-    for (int i = 0; i <= PARKED; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i <= PARKED; i++)
+        pthread_join(t[i], NULL);
     printf("main_slept_ns %lld rc %d\n", slept, rc);
     printf("dumped %d\n", dumped);
     return dumped != 0;
@@ -133,7 +138,8 @@ __attribute__((noinline)) static void on_cpu_work(void)
     long long end = now_ns() + 1000000000LL;
     volatile unsigned long x = 0;
     do {
-        for (int i = 0; i < 100000; i++) x++;
+        for (int i = 0; i < 100000; i++)
+            x++;
     } while (now_ns() < end);
     __asm__ volatile("");
 }
