@@ -5,6 +5,7 @@
 #include "core/stacks.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <string.h>
@@ -20,7 +21,9 @@
 
 enum { WAITING = 1, WRITING = 2, DONE = 3 };
 
-/* Slots in chunks of 256, never freed: at most 65536 threads per request. */
+/* Slots in chunks of 256, never freed: at most 65536 threads per request.
+ * Chunks are populated when mapped: a page fault in each of 2000 handlers
+ * at once would queue them all on the process's memory-map lock. */
 #define CHUNK 256
 #define NCHUNKS 256
 static scry__stack_slot_t *_Atomic chunks[NCHUNKS];
@@ -29,9 +32,12 @@ static scry__stack_slot_t *_Atomic chunks[NCHUNKS];
 #define MAGIC 0x5c13ull
 
 static pthread_mutex_t req_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint32_t gen;            /* current request, 16 bits */
-static int nslots;              /* slots of the current request */
-static int nasked;              /* 1 + the highest slot asked */
+static uint32_t gen; /* current request, 16 bits */
+static int nslots;   /* slots of the current request */
+static int nasked;   /* 1 + the highest slot asked */
+static int want_cpu; /* answers carry the thread's CPU clock */
+static pid_t my_pid;
+static uid_t my_uid;
 static _Atomic int outstanding; /* asked and not yet answered */
 static int unwind_mode;
 static int installed;
@@ -75,12 +81,60 @@ static int peek(uintptr_t addr, void *out, size_t n)
            syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0) == (long)n;
 }
 
+/* The executable mappings, sorted, re-read from /proc/self/maps by the
+ * requester at most once a second: handlers use them to reject stack words
+ * that cannot be return addresses without a system call (a check that is
+ * made again, safely, by peek, so a stale table is harmless). */
+#define MAX_RANGES 1024
+static struct {
+    uintptr_t lo, hi;
+} ranges[MAX_RANGES];
+static int nranges;
+static int64_t ranges_read_ns;
+
+static void read_ranges(void)
+{
+    int64_t now = mono_ns();
+    if (ranges_read_ns && now - ranges_read_ns < 1000000000) return;
+    ranges_read_ns = now;
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f) return;
+    int n = 0;
+    char line[512];
+    while (n < MAX_RANGES && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && perms[2] == 'x') {
+            ranges[n].lo = lo;
+            ranges[n].hi = hi;
+            n++;
+        }
+    }
+    fclose(f);
+    nranges = n;
+}
+
+static int in_text(uintptr_t a)
+{
+    int lo = 0, hi = nranges - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (a < ranges[mid].lo)
+            hi = mid - 1;
+        else if (a >= ranges[mid].hi)
+            lo = mid + 1;
+        else
+            return 1;
+    }
+    return 0;
+}
+
 /* Whether ret is the return address of a call to the function holding ip
  * (the libc wrapper), directly or through a PLT entry. */
 static int returns_from(uintptr_t ret, uintptr_t ip)
 {
     unsigned char call[5], to[7];
-    if (!peek(ret - 5, call, sizeof call) || call[0] != 0xe8) return 0;
+    if (!in_text(ret - 5) || !peek(ret - 5, call, sizeof call) || call[0] != 0xe8) return 0;
     int32_t rel;
     memcpy(&rel, call + 1, sizeof rel);
     uintptr_t target = ret + (uintptr_t)(intptr_t)rel;
@@ -147,9 +201,12 @@ static void on_request(int sig, siginfo_t *si, void *ucv)
             s->nframes = scry__unwind_fp_as_safe(uc, s->frames, SCRY__MAX_FRAMES);
             if (s->in_syscall) s->nframes = add_wrapper_caller(uc, s->frames, s->nframes);
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-        s->cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        s->cpu_ns = 0;
+        if (want_cpu) {
+            struct timespec ts;
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+            s->cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        }
         scry__thread_t *me = scry__tls.rec;
         s->wait_gen = me ? atomic_load_explicit(&me->wait.gen, memory_order_relaxed) : 0;
         s->pause_ns = mono_ns() - t0;
@@ -187,16 +244,20 @@ void scry__stacks_unlock(void)
     pthread_mutex_unlock(&req_lock);
 }
 
-int scry__stacks_begin(int n)
+int scry__stacks_begin(int n, int cpu)
 {
     if (n > CHUNK * NCHUNKS) n = CHUNK * NCHUNKS;
     for (int c = 0; c * CHUNK < n; c++) {
         if (atomic_load(&chunks[c])) continue;
         void *m = mmap(NULL, CHUNK * sizeof(scry__stack_slot_t), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
         if (m == MAP_FAILED) return -ENOMEM;
         atomic_store_explicit(&chunks[c], m, memory_order_release);
     }
+    read_ranges();
+    want_cpu = cpu;
+    my_pid = getpid();
+    my_uid = getuid();
     gen = (gen + 1) & 0xffff;
     nslots = n;
     nasked = 0;
@@ -224,10 +285,10 @@ int scry__stacks_ask(int i, pid_t tid, scry__thread_t *rec)
     memset(&si, 0, sizeof si);
     si.si_signo = SCRY__STACKS_SIGNAL;
     si.si_code = SI_QUEUE;
-    si.si_pid = getpid();
-    si.si_uid = getuid();
+    si.si_pid = my_pid;
+    si.si_uid = my_uid;
     si.si_value.sival_ptr = (void *)(uintptr_t)(MAGIC << 48 | (uint64_t)gen << 32 | (uint32_t)i);
-    if (syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SCRY__STACKS_SIGNAL, &si) < 0) {
+    if (syscall(SYS_rt_tgsigqueueinfo, my_pid, tid, SCRY__STACKS_SIGNAL, &si) < 0) {
         int e = errno;
         uint32_t expect = gen << 2 | WAITING;
         if (atomic_compare_exchange_strong(&s->state, &expect, 0))

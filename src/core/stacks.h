@@ -38,9 +38,9 @@
 typedef struct {
     _Atomic uint32_t state; /* request generation << 2 | WAITING, WRITING or DONE */
     uint32_t nframes;
-    int in_syscall;   /* the thread was blocked in a system call (restarted) */
-    int64_t pause_ns; /* the handler's own time: the thread's pause */
-    int64_t cpu_ns;   /* the thread's CPU clock when the handler ended */
+    int in_syscall;    /* the thread was blocked in a system call (restarted) */
+    int64_t pause_ns;  /* the handler's own time: the thread's pause */
+    int64_t cpu_ns;    /* the thread's CPU clock when the handler ended */
     uint64_t wait_gen; /* its published wait's generation then (waits.h) */
     uintptr_t frames[SCRY__MAX_FRAMES];
 } scry__stack_slot_t;
@@ -51,8 +51,10 @@ int scry__stacks_init(int unwind_mode);
 void scry__stacks_lock(void);
 void scry__stacks_unlock(void);
 
-/* Starts a request for up to n threads (slots 0..n-1). 0 or -ENOMEM. */
-int scry__stacks_begin(int n);
+/* Starts a request for up to n threads (slots 0..n-1); with cpu, answers
+ * carry the thread's CPU clock (one more system call in each handler).
+ * 0 or -ENOMEM. */
+int scry__stacks_begin(int n, int cpu);
 /* Asks thread tid (with its record, or NULL for a thread scry did not see
  * start) for its stack into slot i. 0 when the signal is on its way;
  * -EAGAIN when the thread is inside a wait a signal would cut short; -ESRCH

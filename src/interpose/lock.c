@@ -12,6 +12,11 @@
  * object. Condition-variable waits, barriers and joins block by nature and
  * are always timed while a profile runs.
  *
+ * Whether a profile runs or not, a call that is about to block publishes
+ * what the thread waits for and since when (core/waits.h), for the thread
+ * profile's states and the wall sampler: a few stores and a coarse clock
+ * read on the blocking path only.
+ *
  * Covered: pthread mutexes (lock, timedlock, clocklock, unlock), rwlocks
  * (rd/wr lock, their timed and clock forms, unlock), condition variables
  * (wait, timedwait, clockwait, signal, broadcast), semaphores (wait,

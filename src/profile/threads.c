@@ -126,7 +126,7 @@ scry__tdump_t *scry__tdump_take(pid_t skip)
     d->t = calloc(n ? (size_t)n : 1, sizeof *d->t);
     d->arena = malloc((n ? (size_t)n : 1) * SCRY__MAX_FRAMES * sizeof *d->arena);
     scry__thread_t **recs = calloc(n ? (size_t)n : 1, sizeof *recs);
-    if (!d->t || !d->arena || !recs || scry__stacks_begin(n) < 0) {
+    if (!d->t || !d->arena || !recs || scry__stacks_begin(n, 0) < 0) {
         scry__threads_unlock();
         scry__stacks_unlock();
         free(recs);
@@ -170,7 +170,9 @@ scry__tdump_t *scry__tdump_take(pid_t skip)
         if (rc < 0 && !x->waiting) read_state(t->tid, &x->state);
         recs[k++] = rc == 0 ? t : NULL;
     }
+    int64_t w0 = clock_ns(CLOCK_MONOTONIC);
     d->missing = scry__stacks_wait(ANSWER_TIMEOUT_NS);
+    d->wait_ns = clock_ns(CLOCK_MONOTONIC) - w0;
     int64_t *pauses = malloc((k ? (size_t)k : 1) * sizeof *pauses);
     int np = 0;
     for (int i = 0; i < k; i++) {
@@ -360,9 +362,9 @@ static int threads_write_fd(int fd)
              d->signalled, d->published, d->missing);
     scry__pprof_add_comment(p, c);
     snprintf(c, sizeof c,
-             "dump took %.3f ms in all; each signalled thread paused only for its own unwind: "
-             "median %.1f us, max %.1f us",
-             (double)d->total_ns / 1e6, (double)d->pause_median_ns / 1e3,
+             "dump took %.3f ms in all (%.3f ms waiting for answers); each signalled thread "
+             "paused only for its own unwind: median %.1f us, max %.1f us",
+             (double)d->total_ns / 1e6, (double)d->wait_ns / 1e6, (double)d->pause_median_ns / 1e3,
              (double)d->pause_max_ns / 1e3);
     scry__pprof_add_comment(p, c);
     int rc = 0;

@@ -34,6 +34,7 @@ typedef struct {
     scry__tdump_thread_t *t; /* sorted by tid */
     int64_t when_ns;         /* CLOCK_REALTIME at the start */
     int64_t total_ns;        /* the whole dump, /proc reads included */
+    int64_t wait_ns;         /* of which waiting for signalled threads' answers */
     int signalled, published, missing;
     int64_t pause_median_ns, pause_max_ns;
     uintptr_t *arena;

@@ -161,7 +161,7 @@ static void tick(int64_t elapsed)
             asked_cap = n;
         }
     }
-    if (n > asked_cap || scry__stacks_begin(n) < 0) {
+    if (n > asked_cap || scry__stacks_begin(n, 1) < 0) {
         scry__threads_unlock();
         scry__stacks_unlock();
         return;
@@ -285,7 +285,8 @@ static void reset_data(void)
     scry__threads_lock();
     int n;
     scry__thread_t *const *all = scry__threads_all(&n);
-    for (int i = 0; i < n; i++) memset(&all[i]->wall, 0, sizeof all[i]->wall);
+    for (int i = 0; i < n; i++)
+        memset(&all[i]->wall, 0, sizeof all[i]->wall);
     scry__threads_unlock();
 }
 
@@ -363,7 +364,8 @@ static int wall_write_fd(int fd)
     scry__threads_lock();
     int nt;
     scry__thread_t *const *all = scry__threads_all(&nt);
-    for (int i = 0; i < nt; i++) flush(all[i]);
+    for (int i = 0; i < nt; i++)
+        flush(all[i]);
     scry__threads_unlock();
     scry__stacks_unlock();
 
@@ -430,15 +432,16 @@ int scry__wall_set_hz(int hz)
     return rc;
 }
 
+/* data nests inside the stack-request and threads locks, which lifecycle
+ * takes after every profile's prefork: it is not held across fork; the
+ * child, alone, makes it afresh (and resets what it guards). */
 static void wall_prefork(void)
 {
     pthread_mutex_lock(&ctl);
-    pthread_mutex_lock(&data);
 }
 
 static void wall_postfork_parent(void)
 {
-    pthread_mutex_unlock(&data);
     pthread_mutex_unlock(&ctl);
 }
 
@@ -446,7 +449,7 @@ static void wall_postfork_parent(void)
  * the child with a sampler of its own. */
 static void wall_postfork_child(void)
 {
-    pthread_mutex_unlock(&data);
+    pthread_mutex_init(&data, NULL);
     sampler_running = 0;
     if (atomic_load(&active)) {
         reset_data();

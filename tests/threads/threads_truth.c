@@ -13,6 +13,10 @@
  *       on_cpu_work, 1 s in nanosleep in sleep_work and 1 s blocked in read on
  *       a pipe in pipe_work (a helper thread writes after 1 s), and prints
  *       each phase's own wall time in ns.
+ *   threads_truth exec N         spins for 20 ms on the CPU (so the wall
+ *       sampler signals it at every tick), then execs itself with N - 1;
+ *       at 0 exits with status 7. A stack request left pending across the
+ *       exec would kill the new image (SIGVTALRM's default action).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -185,8 +189,22 @@ static int wall(void)
     return 0;
 }
 
+static int exec_loop(char *self, int n)
+{
+    if (n <= 0) return 7;
+    long long end = now_ns() + 20000000LL;
+    volatile unsigned long x = 0;
+    while (now_ns() < end) x++;
+    char arg[16];
+    snprintf(arg, sizeof arg, "%d", n - 1);
+    execl(self, self, "exec", arg, (char *)NULL);
+    perror("execl");
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "exec")) return exec_loop(argv[0], atoi(argv[2]));
     if (argc == 3 && !strcmp(argv[1], "snapshot")) {
         out_path = argv[2];
         return snapshot();
