@@ -2,7 +2,9 @@
 # Tracebacks (crash.c):
 #   - SIGQUIT with --traceback prints every thread's stack (4 threads: main
 #     in main_waits, three in quit_parked with file:line) on stderr and the
-#     program carries on to its normal end (exit 0, "carried on");
+#     program carries on to its normal end (exit 0, "carried on"); with
+#     --traceback=exit it prints them, writes the profiles and dies of
+#     SIGQUIT;
 #   - a null write in crash_here prints the fault address and the crashing
 #     frame with its file:line, then every other thread; the program still
 #     dies of SIGSEGV (scry run passes the death on: 139), and the CPU
@@ -32,6 +34,25 @@ n=$(grep -cE "^	quit_parked	.*crash\.c:$pl$" "$WORK/qerr")
 eq "quit_parked frames with crash.c:$pl" "$n" 3
 grep -E "^	main_waits	.*crash\.c:[0-9]+$" "$WORK/qerr" >/dev/null || fail "main_waits not shown"
 echo "SIGQUIT: 4 threads printed, program carried on"
+
+# 1b. SIGQUIT with --traceback=exit: the stacks, the profiles, and the
+# program dies of SIGQUIT as it would have (scry run passes it on: 131).
+"$SCRY" run --traceback=exit -p cpu -o "$WORK/qx" -- "$prog" quit >"$WORK/xout" 2>"$WORK/xerr" &
+run=$!
+for _ in $(seq 100); do grep -q '^ready' "$WORK/xout" 2>/dev/null && break; sleep 0.05; done
+pid=$(awk '/^ready/ { print $2 }' "$WORK/xout")
+[ -n "$pid" ] || fail "the program did not start (exit mode)"
+sleep 0.2
+kill -QUIT "$pid"
+set +e
+wait "$run"
+st=$?
+set -e
+eq "exit status after SIGQUIT in exit mode (128 + 3)" "$st" 131
+grep -q '^carried on$' "$WORK/xout" && fail "the program carried on in exit mode"
+eq "threads in the exit-mode traceback" "$(grep -cE '^thread [0-9]+ "[^"]*" \[' "$WORK/xerr")" 4
+[ -s "$WORK/qx/cpu.pb.gz" ] || fail "exit mode: the CPU profile was not written"
+echo "SIGQUIT, exit mode: 4 threads printed, profile written, died of SIGQUIT"
 
 # 2. SIGSEGV.
 set +e
