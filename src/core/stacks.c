@@ -5,7 +5,8 @@
 #include "core/stacks.h"
 
 #include <errno.h>
-#include <stdio.h>
+#include <link.h>
+#include <stdlib.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <string.h>
@@ -81,10 +82,11 @@ static int peek(uintptr_t addr, void *out, size_t n)
            syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0) == (long)n;
 }
 
-/* The executable mappings, sorted, re-read from /proc/self/maps by the
- * requester at most once a second: handlers use them to reject stack words
- * that cannot be return addresses without a system call (a check that is
- * made again, safely, by peek, so a stale table is harmless). */
+/* The code of every loaded object (dl_iterate_phdr: no file to parse, so
+ * cheap even when thousands of thread stacks fill /proc/self/maps), sorted,
+ * taken by the requester at most once a second. Handlers use it to reject
+ * stack words that cannot be return addresses without a system call; peek
+ * checks again, safely, so a stale table is harmless. */
 #define MAX_RANGES 1024
 static struct {
     uintptr_t lo, hi;
@@ -92,25 +94,34 @@ static struct {
 static int nranges;
 static int64_t ranges_read_ns;
 
+static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    int *n = arg;
+    for (int i = 0; i < info->dlpi_phnum && *n < MAX_RANGES; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        ranges[*n].lo = info->dlpi_addr + ph->p_vaddr;
+        ranges[*n].hi = ranges[*n].lo + ph->p_memsz;
+        (*n)++;
+    }
+    return 0;
+}
+
+static int by_lo(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return (x > y) - (x < y);
+}
+
 static void read_ranges(void)
 {
     int64_t now = mono_ns();
     if (ranges_read_ns && now - ranges_read_ns < 1000000000) return;
     ranges_read_ns = now;
-    FILE *f = fopen("/proc/self/maps", "re");
-    if (!f) return;
     int n = 0;
-    char line[512];
-    while (n < MAX_RANGES && fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        char perms[8];
-        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && perms[2] == 'x') {
-            ranges[n].lo = lo;
-            ranges[n].hi = hi;
-            n++;
-        }
-    }
-    fclose(f);
+    dl_iterate_phdr(add_object, &n);
+    qsort(ranges, (size_t)n, sizeof ranges[0], by_lo);
     nranges = n;
 }
 

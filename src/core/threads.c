@@ -251,6 +251,12 @@ int scry__thread_is_internal(pid_t tid)
 }
 
 
+static int by_tid(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+    return (x > y) - (x < y);
+}
+
 void scry__threads_scan(void)
 {
     pid_t pid = getpid();
@@ -266,12 +272,23 @@ void scry__threads_scan(void)
             i++;
         }
     }
+    /* The known tids, sorted: a scan of thousands of threads stays
+     * n log n rather than n^2 (it runs every second). */
+    int known_n = count;
+    pid_t *known = malloc((known_n ? (size_t)known_n : 1) * sizeof *known);
+    if (known) {
+        for (int i = 0; i < known_n; i++) known[i] = all[i]->tid;
+        qsort(known, (size_t)known_n, sizeof *known, by_tid);
+    }
     DIR *d = opendir("/proc/self/task");
     if (d) {
         struct dirent *e;
         while ((e = readdir(d))) {
             pid_t tid = (pid_t)atoi(e->d_name);
-            if (tid <= 0 || is_internal_locked(tid) || find_locked(tid)) continue;
+            if (tid <= 0 || is_internal_locked(tid)) continue;
+            if (known ? bsearch(&tid, known, (size_t)known_n, sizeof *known, by_tid) != NULL
+                      : find_locked(tid) != NULL)
+                continue;
             scry__thread_t *t = new_record(tid, 1);
             if (!t) break;
             read_comm(tid, t->name);
@@ -283,6 +300,7 @@ void scry__threads_scan(void)
         }
         closedir(d);
     }
+    free(known);
     pthread_mutex_unlock(&lock);
 }
 

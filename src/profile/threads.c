@@ -113,11 +113,11 @@ void scry__tdump_free(scry__tdump_t *d)
 scry__tdump_t *scry__tdump_take(pid_t skip)
 {
     if (scry__stacks_init(scry__config.unwind) < 0) return NULL;
+    int64_t t0 = clock_ns(CLOCK_MONOTONIC);
     scry__threads_scan(); /* threads scry did not see start */
     scry__tdump_t *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->when_ns = clock_ns(CLOCK_REALTIME);
-    int64_t t0 = clock_ns(CLOCK_MONOTONIC);
 
     scry__stacks_lock();
     scry__threads_lock();
