@@ -158,7 +158,9 @@ void scry__thread_register(void)
     if (!t) return; /* the thread is simply not profiled */
     scry__tls.tid = t->tid;
     t->handle = pthread_self();
-    prctl(PR_GET_NAME, t->name);
+    /* The system call itself: scry's own prctl (interpose/pthread.c)
+     * would look up glibc's with dlsym, and this runs in the constructor. */
+    syscall(SYS_prctl, PR_GET_NAME, t->name, 0, 0, 0);
     read_stack_bounds();
     pthread_mutex_lock(&lock);
     /* A scan of /proc/self/task may have seen this thread between its

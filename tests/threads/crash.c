@@ -29,7 +29,8 @@ static long long now_ns(void)
 __attribute__((noinline)) static void quit_parked(void)
 {
     pthread_mutex_lock(&m);
-    while (!stop) pthread_cond_wait(&c, &m);
+    while (!stop)
+        pthread_cond_wait(&c, &m);
     pthread_mutex_unlock(&m);
     __asm__ volatile("");
 }
@@ -53,7 +54,8 @@ __attribute__((noinline)) static void main_waits(long long ns)
 static int quit(void)
 {
     pthread_t t[3];
-    for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, parker, NULL);
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, parker, NULL);
     printf("ready %d\n", (int)getpid());
     fflush(stdout);
     main_waits(2500000000LL);
@@ -61,7 +63,8 @@ static int quit(void)
     stop = 1;
     pthread_cond_broadcast(&c);
     pthread_mutex_unlock(&m);
-    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
     printf("carried on\n");
     return 0;
 }
@@ -70,7 +73,10 @@ __attribute__((noinline)) static void burn_cpu(void)
 {
     long long end = now_ns() + 300000000LL;
     volatile unsigned long x = 0;
-    while (now_ns() < end) x++;
+    do { /* the clock once per 100000 turns: see threads_truth.c's on_cpu_work */
+        for (int i = 0; i < 100000; i++)
+            x++;
+    } while (now_ns() < end);
     __asm__ volatile("");
 }
 
