@@ -207,12 +207,15 @@ scry__tdump_t *scry__tdump_take(pid_t skip)
     return d;
 }
 
+/* Truncated, as Go's minutes and `scry threads` are: a dump never claims a
+ * wait longer than it was. */
 static void duration(int64_t ns, char *buf, size_t len)
 {
     if (ns < 1000000000)
         snprintf(buf, len, "%lld ms", (long long)(ns / 1000000));
     else if (ns < 60 * 1000000000LL)
-        snprintf(buf, len, "%.1f s", (double)ns / 1e9);
+        snprintf(buf, len, "%lld.%lld s", (long long)(ns / 1000000000),
+                 (long long)(ns / 100000000 % 10));
     else
         snprintf(buf, len, "%lld minutes", (long long)(ns / 60000000000LL));
 }
