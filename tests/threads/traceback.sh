@@ -15,42 +15,42 @@ ulimit -c 0
 prog="$SCRY_BIN/tests/crash"
 src="$SCRY_TESTS/threads/crash.c"
 
+# quit_run MODE NAME: runs `crash quit` with --traceback=MODE (output in
+# $WORK/NAME.out, .err, profiles in $WORK/NAME/), sends SIGQUIT to the
+# program once it is ready, and sets pid and st (its exit status).
+quit_run() {
+  "$SCRY" run --traceback="$1" -p cpu -o "$WORK/$2" -- "$prog" quit >"$WORK/$2.out" 2>"$WORK/$2.err" &
+  local run=$!
+  for _ in $(seq 100); do grep -q '^ready' "$WORK/$2.out" 2>/dev/null && break; sleep 0.05; done
+  pid=$(awk '/^ready/ { print $2 }' "$WORK/$2.out")
+  [ -n "$pid" ] || fail "the program did not start ($1)"
+  sleep 0.2
+  kill -QUIT "$pid"
+  set +e
+  wait "$run"
+  st=$?
+  set -e
+}
+
 # 1. SIGQUIT, carry on.
-"$SCRY" run --traceback -p cpu -o "$WORK/q" -- "$prog" quit >"$WORK/qout" 2>"$WORK/qerr" &
-run=$!
-for _ in $(seq 100); do grep -q '^ready' "$WORK/qout" 2>/dev/null && break; sleep 0.05; done
-pid=$(awk '/^ready/ { print $2 }' "$WORK/qout")
-[ -n "$pid" ] || fail "the program did not start"
-sleep 0.2
-kill -QUIT "$pid"
-wait "$run" || fail "after SIGQUIT the program exited $?: $(cat "$WORK/qerr")"
-grep -q '^carried on$' "$WORK/qout" || fail "the program did not carry on"
-grep -F "scry: SIGQUIT: the stack of every thread of process $pid" "$WORK/qerr" >/dev/null ||
-  fail "no SIGQUIT header: $(cat "$WORK/qerr")"
-n=$(grep -cE '^thread [0-9]+ "[^"]*" \[' "$WORK/qerr")
-eq "threads in the SIGQUIT traceback" "$n" 4
+quit_run continue q
+eq "exit status after SIGQUIT (carry on)" "$st" 0
+grep -q '^carried on$' "$WORK/q.out" || fail "the program did not carry on"
+grep -F "scry: SIGQUIT: the stack of every thread of process $pid" "$WORK/q.err" >/dev/null ||
+  fail "no SIGQUIT header: $(cat "$WORK/q.err")"
+eq "threads in the SIGQUIT traceback" "$(grep -cE '^thread [0-9]+ "[^"]*" \[' "$WORK/q.err")" 4
 pl=$(grep -n 'pthread_cond_wait(&c, &m)' "$src" | head -1 | cut -d: -f1)
-n=$(grep -cE "^	quit_parked	.*crash\.c:$pl$" "$WORK/qerr")
+n=$(grep -cE "^	quit_parked	.*crash\.c:$pl$" "$WORK/q.err")
 eq "quit_parked frames with crash.c:$pl" "$n" 3
-grep -E "^	main_waits	.*crash\.c:[0-9]+$" "$WORK/qerr" >/dev/null || fail "main_waits not shown"
+grep -E "^	main_waits	.*crash\.c:[0-9]+$" "$WORK/q.err" >/dev/null || fail "main_waits not shown"
 echo "SIGQUIT: 4 threads printed, program carried on"
 
 # 1b. SIGQUIT with --traceback=exit: the stacks, the profiles, and the
 # program dies of SIGQUIT as it would have (scry run passes it on: 131).
-"$SCRY" run --traceback=exit -p cpu -o "$WORK/qx" -- "$prog" quit >"$WORK/xout" 2>"$WORK/xerr" &
-run=$!
-for _ in $(seq 100); do grep -q '^ready' "$WORK/xout" 2>/dev/null && break; sleep 0.05; done
-pid=$(awk '/^ready/ { print $2 }' "$WORK/xout")
-[ -n "$pid" ] || fail "the program did not start (exit mode)"
-sleep 0.2
-kill -QUIT "$pid"
-set +e
-wait "$run"
-st=$?
-set -e
+quit_run exit qx
 eq "exit status after SIGQUIT in exit mode (128 + 3)" "$st" 131
-grep -q '^carried on$' "$WORK/xout" && fail "the program carried on in exit mode"
-eq "threads in the exit-mode traceback" "$(grep -cE '^thread [0-9]+ "[^"]*" \[' "$WORK/xerr")" 4
+grep -q '^carried on$' "$WORK/qx.out" && fail "the program carried on in exit mode"
+eq "threads in the exit-mode traceback" "$(grep -cE '^thread [0-9]+ "[^"]*" \[' "$WORK/qx.err")" 4
 [ -s "$WORK/qx/cpu.pb.gz" ] || fail "exit mode: the CPU profile was not written"
 echo "SIGQUIT, exit mode: 4 threads printed, profile written, died of SIGQUIT"
 

@@ -12,6 +12,9 @@ int scry_cmd_run(int argc, char **argv);
  * returns 2: the one way every subcommand refuses its arguments. */
 int scry_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The usage error for what getopt_long returned as ':' (a missing value)
+ * or '?' (an unknown option), worded the same by every subcommand. */
+int scry_cli_option_error(const char *cmd, const char *usage, int c, char **argv);
 int scry_cmd_top(int argc, char **argv);
 int scry_cmd_threads(int argc, char **argv);
 /* After `scry run`: the exact heap totals of the heap or allocs profile at

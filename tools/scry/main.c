@@ -2,6 +2,7 @@
  * main.c - the scry command line: dispatches to one subcommand per file
  * (run.c, top.c, threads.c). Every subcommand answers --help and exits 2 on a bad flag.
  */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,18 @@ int scry_cli_usage_error(const char *cmd, const char *usage_text, const char *fm
     va_end(ap);
     fprintf(stderr, "\n\n%s", usage_text);
     return 2;
+}
+
+int scry_cli_option_error(const char *cmd, const char *usage_text, int c, char **argv)
+{
+    if (c == ':') {
+        if (!strncmp(argv[optind - 1], "--", 2))
+            return scry_cli_usage_error(cmd, usage_text, "option '%s' needs a value", argv[optind - 1]);
+        return scry_cli_usage_error(cmd, usage_text, "option '-%c' needs a value", optopt);
+    }
+    /* getopt's optopt is 0 for an unknown long option */
+    if (optopt) return scry_cli_usage_error(cmd, usage_text, "unknown option '-%c'", optopt);
+    return scry_cli_usage_error(cmd, usage_text, "unknown option '%s'", argv[optind - 1]);
 }
 
 int main(int argc, char **argv)

@@ -295,13 +295,7 @@ int scry_cmd_top(int argc, char **argv)
         case 'h':
             fputs(usage, stdout);
             return 0;
-        case ':':
-            if (!strncmp(argv[optind - 1], "--", 2))
-                return bad("option '%s' needs a value", argv[optind - 1]);
-            return bad("option '-%c' needs a value", optopt);
-        default: /* getopt's optopt is 0 for an unknown long option */
-            if (optopt) return bad("unknown option '-%c'", optopt);
-            return bad("unknown option '%s'", argv[optind - 1]);
+        default: return scry_cli_option_error("top", usage, c, argv);
         }
     }
     if (optind >= argc) return bad("no profile file given");
