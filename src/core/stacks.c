@@ -79,7 +79,7 @@ static int peek(uintptr_t addr, void *out, size_t n)
 {
     struct iovec local = {out, n}, remote = {(void *)addr, n};
     return addr >= 4096 &&
-           syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0) == (long)n;
+           syscall(SYS_process_vm_readv, my_pid, &local, 1, &remote, 1, 0) == (long)n;
 }
 
 /* The code of every loaded object (dl_iterate_phdr: no file to parse, so

@@ -60,7 +60,7 @@ static inline int scry__wait_restartable(int kind)
 /* The state label of a thread in that wait ("cond wait"). */
 const char *scry__wait_name(int kind);
 
-/* Nonzero while a thread or wall profile runs: waits of the second kind
+/* Nonzero while a thread or wall profile runs or tracebacks are on: waits
  * publish their stacks. */
 extern _Atomic int scry__wait_stacks_wanted;
 /* 1 when SCRY_UNWIND=dwarf: published stacks are walked the same way. */
@@ -118,7 +118,8 @@ static inline void scry__wait_leave(scry__thread_t *r)
 }
 
 /* A consistent copy of t's published wait (kind SCRY__TW_NONE when it is
- * not in one), with frames only if want_frames. Any thread. */
+ * not in one), and its frames into `frames` unless that is NULL (room for
+ * SCRY__WAIT_FRAMES). Any thread. */
 typedef struct {
     uint64_t gen;
     int kind;

@@ -7,10 +7,12 @@
  *       lands on it only shortens one slice) and prints "carried on".
  *   crash segv   burns CPU in burn_cpu for 0.3 s (so the CPU profile has
  *       samples), then writes through a null pointer in crash_here.
+ *   crash abort  calls abort() in abort_here.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,8 +88,14 @@ __attribute__((noinline)) static void crash_here(volatile int *p)
     __asm__ volatile("");
 }
 
+__attribute__((noinline)) static void abort_here(void)
+{
+    abort(); /* ABORT LINE */
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && !strcmp(argv[1], "abort")) abort_here();
     if (argc == 2 && !strcmp(argv[1], "quit")) return quit();
     if (argc == 2 && !strcmp(argv[1], "segv")) {
         burn_cpu();

@@ -8,7 +8,8 @@
 #   - a null write in crash_here prints the fault address and the crashing
 #     frame with its file:line, then every other thread; the program still
 #     dies of SIGSEGV (scry run passes the death on: 139), and the CPU
-#     profile asked for was written and reads.
+#     profile asked for was written and reads; abort() likewise (134), with
+#     the stack walked through libc down to abort_here's file:line.
 # SCRY_TRACEBACK without a value the library knows is refused in one line.
 source "$SCRY_TESTS/lib.sh"
 ulimit -c 0
@@ -69,6 +70,20 @@ head -1 "$WORK/fault" | grep -E "^	crash_here	.*crash\.c:$cl$" >/dev/null ||
 grep -F 'every other thread' "$WORK/serr" >/dev/null || fail "no other threads section"
 go_reads "$WORK/s/cpu.pb.gz" burn_cpu
 echo "SIGSEGV: fault line, crash_here at crash.c:$cl, died of SIGSEGV, cpu profile written"
+
+# 2b. abort(): the stack through libc's abort and raise down to
+# abort_here's file:line, and the program still dies of SIGABRT (134).
+set +e
+"$SCRY" run --traceback -p cpu -o "$WORK/a" -- "$prog" abort >/dev/null 2>"$WORK/aerr"
+st=$?
+set -e
+eq "exit status after abort() (128 + 6)" "$st" 134
+al=$(grep -n 'ABORT LINE' "$src" | cut -d: -f1)
+grep -E '^scry: fatal signal SIGABRT, in thread [0-9]+ of process [0-9]+$' "$WORK/aerr" >/dev/null ||
+  fail "no SIGABRT line: $(cat "$WORK/aerr")"
+grep -E "^	abort_here	.*crash\.c:$al$" "$WORK/aerr" >/dev/null ||
+  fail "abort_here at crash.c:$al is not in the traceback: $(cat "$WORK/aerr")"
+echo "SIGABRT: abort_here at crash.c:$al, died of SIGABRT"
 
 # 3. A bad SCRY_TRACEBACK: one line, the program runs.
 SCRY_TRACEBACK=sometimes LD_PRELOAD="${SCRY_PRELOAD_FIRST:+$SCRY_PRELOAD_FIRST:}$SCRY_BIN/libscry.so" /bin/true 2>"$WORK/berr" ||
