@@ -82,6 +82,16 @@ SCRY_API int scry_mutex_set_fraction(long n);
 #define SCRY_WALL_HZ_MAX 1000
 SCRY_API int scry_wall_set_hz(int hz);
 
+/* Serves /debug/pprof/ (as Go's net/http/pprof) on addr ("PORT",
+ * "HOST:PORT", "[V6]:PORT"; no host means loopback; port 0 picks one) from
+ * threads of scry's own. A non-loopback address needs a token, which every
+ * request must then send as "Authorization: Bearer TOKEN" (NULL or "":
+ * none). 0, -EALREADY, or a negative errno after one line on stderr. */
+SCRY_API int scry_http_start(const char *addr, const char *token);
+/* The port being served, 0 when no server runs. */
+SCRY_API int scry_http_port(void);
+SCRY_API void scry_http_stop(void);
+
 /* Exact counts of every allocation and free the process made since scry
  * loaded, all threads, in the allocator's usable sizes
  * (malloc_usable_size). Kept whether or not a heap profile runs. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "profile/heap.h"
+#include "http/server.h"
 #include "profile/profile.h"
 
 #define SCRY_EXPORT __attribute__((visibility("default")))
@@ -43,6 +44,22 @@ SCRY_EXPORT int scry_mutex_set_fraction(long n)
 {
     if (n < 1 || n > SCRY_MUTEX_FRACTION_MAX) return -EINVAL;
     return scry__mutex_set_fraction(n);
+}
+
+SCRY_EXPORT int scry_http_start(const char *addr, const char *token)
+{
+    if (!addr) return -EINVAL;
+    return scry__http_start(addr, token);
+}
+
+SCRY_EXPORT int scry_http_port(void)
+{
+    return scry__http_port();
+}
+
+SCRY_EXPORT void scry_http_stop(void)
+{
+    scry__http_stop();
 }
 
 SCRY_EXPORT int scry_wall_set_hz(int hz)

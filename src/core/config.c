@@ -101,6 +101,19 @@ void scry__config_load(void)
         else
             scry__log("SCRY_TRACEBACK=\"%s\" is not 0, 1, continue or exit; no tracebacks", v);
     }
+    if ((v = getenv("SCRY_HTTP")) && *v) {
+        if (strlen(v) >= sizeof scry__config.http)
+            scry__log("SCRY_HTTP is too long; no HTTP server");
+        else
+            snprintf(scry__config.http, sizeof scry__config.http, "%s", v);
+    }
+    if ((v = getenv("SCRY_HTTP_TOKEN"))) {
+        if (strlen(v) >= sizeof scry__config.http_token)
+            scry__log("SCRY_HTTP_TOKEN is longer than %zu bytes; ignored",
+                      sizeof scry__config.http_token - 1);
+        else
+            snprintf(scry__config.http_token, sizeof scry__config.http_token, "%s", v);
+    }
     if ((v = getenv("SCRY_UNWIND"))) {
         if (!strcmp(v, "fp"))
             scry__config.unwind = SCRY__UNWIND_FP;

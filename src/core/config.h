@@ -13,6 +13,8 @@
  *   SCRY_WALL_HZ    wall-clock sampling rate, 1..1000 (100)
  *   SCRY_TRACEBACK  0 | 1 | continue | exit: print every thread's stack on
  *                   SIGQUIT (and carry on, or exit) and on fatal signals (0)
+ *   SCRY_HTTP       serve /debug/pprof/ on this address (http/server.h)
+ *   SCRY_HTTP_TOKEN bearer token the server requires (needed off loopback)
  *   SCRY_ROOT_PID   set by `scry run`: the process that writes <name>.pb.gz;
  *                   every other process writes <name>.<pid>.pb.gz
  */
@@ -30,6 +32,8 @@ typedef struct {
     long mutex_fraction;
     int wall_hz;
     int traceback; /* SCRY__TRACEBACK_* */
+    char http[128];       /* "" when no server is asked for */
+    char http_token[256];
     int unwind;
     char out_dir[PATH_MAX];
     pid_t root_pid;

@@ -40,6 +40,7 @@
 #include "core/stacks.h"
 #include "core/threads.h"
 #include "core/traceback.h"
+#include "http/server.h"
 #include "interpose/signal.h"
 #include "profile/heap.h"
 #include "profile/profile.h"
@@ -176,7 +177,10 @@ __attribute__((constructor)) static void scry_init(void)
     out_dir_given = getenv("SCRY_OUT") != NULL;
     scry__aggregator_on_request(on_request);
     scry__traceback_init();
-    if (!scry__config.profiles) return;
+    if (!scry__config.profiles) {
+        if (scry__config.http[0]) scry__http_start(scry__config.http, scry__config.http_token);
+        return;
+    }
 
     /* Processes exec'ed from this one inherit the preload: tell them who
      * the root is, so only this process writes <name>.pb.gz. */
@@ -194,6 +198,7 @@ __attribute__((constructor)) static void scry_init(void)
     }
     scry__signal_claim(SIGTERM, on_term, SCRY__CLAIM_YIELD);
     scry__signal_claim(SIGINT, on_term, SCRY__CLAIM_YIELD);
+    if (scry__config.http[0]) scry__http_start(scry__config.http, scry__config.http_token);
 }
 
 __attribute__((destructor)) static void scry_fini(void)

@@ -33,7 +33,11 @@ static int count, cap;
 static pthread_key_t key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static const scry__thread_hooks_t *hooks[4];
-static pid_t internal[4]; /* scry's own threads */
+/* scry's own threads: the aggregator, the wall sampler, the HTTP server's
+ * (a connection each), which scans must not adopt. */
+#define MAX_INTERNAL 256
+static pid_t internal[MAX_INTERNAL];
+static int ninternal;
 static int nhooks;
 
 static pid_t gettid_(void)
@@ -228,9 +232,17 @@ void scry__threads_mark_internal(void)
     scry__tls.busy = 1;
     pid_t tid = gettid_();
     pthread_mutex_lock(&lock);
-    for (int i = 0; i < 4; i++) {
-        if (!internal[i]) {
-            internal[i] = tid;
+    if (ninternal < MAX_INTERNAL) internal[ninternal++] = tid;
+    pthread_mutex_unlock(&lock);
+}
+
+void scry__threads_unmark_internal(void)
+{
+    pid_t tid = gettid_();
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < ninternal; i++) {
+        if (internal[i] == tid) {
+            internal[i] = internal[--ninternal];
             break;
         }
     }
@@ -239,17 +251,9 @@ void scry__threads_mark_internal(void)
 
 static int is_internal_locked(pid_t tid)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < ninternal; i++)
         if (internal[i] == tid) return 1;
     return 0;
-}
-
-int scry__thread_is_internal(pid_t tid)
-{
-    pthread_mutex_lock(&lock);
-    int r = is_internal_locked(tid);
-    pthread_mutex_unlock(&lock);
-    return r;
 }
 
 
@@ -318,7 +322,7 @@ void scry__threads_postfork_parent(void)
 
 void scry__threads_postfork_child(void)
 {
-    memset(internal, 0, sizeof internal); /* they did not cross the fork */
+    ninternal = 0; /* they did not cross the fork */
     int n = count;
     count = 0;
     for (int i = 0; i < n; i++) {

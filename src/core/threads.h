@@ -103,11 +103,10 @@ scry__thread_t *const *scry__threads_all(int *n);
 void scry__threads_scan(void);
 /* A thread's name changed (to name, at most 15 bytes kept). */
 void scry__thread_renamed(pthread_t handle, const char *name);
-/* 1 when tid is one of scry's own threads. */
-int scry__thread_is_internal(pid_t tid);
 /* Marks the calling thread as scry's own: never registered, never
- * profiled, skipped by scans. At most 4 such threads. */
+ * profiled, skipped by scans (at most 256 at a time), until unmark. */
 void scry__threads_mark_internal(void);
+void scry__threads_unmark_internal(void);
 
 void scry__threads_prefork(void);
 void scry__threads_postfork_parent(void);

@@ -6,6 +6,8 @@
  * program's start routine. The trampoline's frame lies in libscry.so and is
  * dropped from profiles by the pprof writer. Nothing else is changed: the
  * attributes, the return value and the thread's result are the program's.
+ * Threads that scry's own threads start (the HTTP server's) are marked as
+ * scry's instead.
  */
 #define _GNU_SOURCE
 #include "interpose/pthread.h"
@@ -43,6 +45,26 @@ static void *trampoline(void *p)
     free(p);
     scry__thread_register();
     return s.fn(s.arg);
+}
+
+static void unmark(void *unused)
+{
+    (void)unused;
+    scry__threads_unmark_internal();
+}
+
+/* A thread started by one of scry's own (libmicrohttpd's server and
+ * connection threads) is scry's own too: never profiled, never dumped. */
+static void *internal_trampoline(void *p)
+{
+    start_t s = *(start_t *)p;
+    free(p);
+    scry__threads_mark_internal();
+    void *r;
+    pthread_cleanup_push(unmark, NULL);
+    r = s.fn(s.arg);
+    pthread_cleanup_pop(1);
+    return r;
 }
 
 /* Thread names, kept in the registry for thread dumps. */
@@ -87,7 +109,7 @@ SCRY_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
     if (!s) return create(thread, attr, fn, arg); /* unprofiled, but created */
     s->fn = fn;
     s->arg = arg;
-    int rc = create(thread, attr, trampoline, s);
+    int rc = create(thread, attr, scry__tls.busy ? internal_trampoline : trampoline, s);
     if (rc != 0) free(s);
     return rc;
 }

@@ -240,20 +240,34 @@ static int own_mapping(scry__symbolizer_t *sym)
     return scry__symbolizer_find_mapping(sym, (uintptr_t)&own_mapping);
 }
 
-static void print_frames(FILE *f, scry__symbolizer_t *sym, const uintptr_t *frames, uint32_t n)
+static int is_scry_frame(scry__symbolizer_t *sym, int self, uintptr_t addr)
+{
+    if (!sym || self < 0) return 0;
+    const scry__mapping_t *maps;
+    scry__symbolizer_mappings(sym, &maps);
+    int m = scry__symbolizer_find_mapping(sym, addr);
+    return m >= 0 && (m == self || !strcmp(maps[m].path, maps[self].path));
+}
+
+/* One line per frame (inlined ones included), scry's own left out: Go's
+ * debug=2 form "\tfunction\tfile:line", or with with_addr its debug=1 form
+ * "#\t0xADDR\tfunction\tfile:line". */
+static void print_frames(FILE *f, scry__symbolizer_t *sym, const uintptr_t *frames, uint32_t n,
+                         int with_addr)
 {
     int self = sym ? own_mapping(sym) : -1;
     const scry__mapping_t *maps = NULL;
     if (sym) scry__symbolizer_mappings(sym, &maps);
     for (uint32_t i = 0; i < n; i++) {
+        if (is_scry_frame(sym, self, frames[i])) continue;
         int m = sym ? scry__symbolizer_find_mapping(sym, frames[i]) : -1;
-        if (m >= 0 && self >= 0 && (m == self || !strcmp(maps[m].path, maps[self].path)))
-            continue; /* scry's own frames */
+        char addr[32] = "";
+        if (with_addr) snprintf(addr, sizeof addr, "#\t%#lx", (unsigned long)frames[i]);
         scry__frame_t fr[8];
         int k = sym ? scry__symbolize(sym, frames[i], fr, 8) : 0;
         if (k == 0) {
             const char *bin = m >= 0 ? strrchr(maps[m].path, '/') : NULL;
-            fprintf(f, "\t%#lx\t[%s]\n", (unsigned long)frames[i],
+            fprintf(f, "%s\t%#lx\t[%s]\n", with_addr ? "#" : "", (unsigned long)frames[i],
                     bin      ? bin + 1
                     : m >= 0 ? maps[m].path
                              : "unknown");
@@ -261,9 +275,9 @@ static void print_frames(FILE *f, scry__symbolizer_t *sym, const uintptr_t *fram
         }
         for (int j = 0; j < k; j++) {
             if (fr[j].file)
-                fprintf(f, "\t%s\t%s:%d\n", fr[j].name, fr[j].file, fr[j].line);
+                fprintf(f, "%s\t%s\t%s:%d\n", addr, fr[j].name, fr[j].file, fr[j].line);
             else
-                fprintf(f, "\t%s\n", fr[j].name);
+                fprintf(f, "%s\t%s\n", addr, fr[j].name);
         }
     }
 }
@@ -290,7 +304,7 @@ void scry__tdump_print_stack(const uintptr_t *frames, uint32_t n, int fd)
     FILE *f = open_memstream(&buf, &len);
     if (!f) return;
     scry__symbolizer_t *sym = scry__symbolizer_new();
-    print_frames(f, sym, frames, n);
+    print_frames(f, sym, frames, n, 0);
     if (sym) scry__symbolizer_free(sym);
     flush_to(f, &buf, &len, fd);
 }
@@ -308,12 +322,96 @@ void scry__tdump_print(const scry__tdump_t *d, int fd)
         scry__tdump_describe(t, what, sizeof what);
         fprintf(f, "thread %d \"%s\" [%s]:\n", (int)t->tid, t->name, what);
         if (t->nframes)
-            print_frames(f, sym, t->frames, t->nframes);
+            print_frames(f, sym, t->frames, t->nframes, 0);
         else
             fprintf(f, "\t(stack unavailable: %s)\n", t->no_stack ? t->no_stack : "unknown");
         fputc('\n', f);
     }
     if (sym) scry__symbolizer_free(sym);
+    flush_to(f, &buf, &len, fd);
+}
+
+static int by_stack(const void *a, const void *b)
+{
+    const scry__tdump_thread_t *x = *(scry__tdump_thread_t *const *)a,
+                               *y = *(scry__tdump_thread_t *const *)b;
+    if (x->nframes != y->nframes) return x->nframes < y->nframes ? -1 : 1;
+    for (uint32_t i = 0; i < x->nframes; i++)
+        if (x->frames[i] != y->frames[i]) return x->frames[i] < y->frames[i] ? -1 : 1;
+    return 0;
+}
+
+typedef struct {
+    int first, n; /* in the sorted order */
+} group_t;
+
+static int by_count(const void *a, const void *b)
+{
+    const group_t *x = a, *y = b;
+    return (x->n < y->n) - (x->n > y->n);
+}
+
+void scry__tdump_print_grouped(const scry__tdump_t *d, int fd)
+{
+    const scry__tdump_thread_t **order = malloc((d->n ? (size_t)d->n : 1) * sizeof *order);
+    group_t *groups = malloc((d->n ? (size_t)d->n : 1) * sizeof *groups);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = order && groups ? open_memstream(&buf, &len) : NULL;
+    if (!f) {
+        free(order);
+        free(groups);
+        return;
+    }
+    for (int i = 0; i < d->n; i++) order[i] = &d->t[i];
+    qsort(order, (size_t)d->n, sizeof *order, by_stack);
+    int ng = 0;
+    for (int i = 0; i < d->n; i++) {
+        if (i && !by_stack(&order[i - 1], &order[i])) {
+            groups[ng - 1].n++;
+        } else {
+            groups[ng++] = (group_t){i, 1};
+        }
+    }
+    qsort(groups, (size_t)ng, sizeof *groups, by_count); /* stable enough: ties keep stack order */
+    scry__symbolizer_t *sym = scry__symbolizer_new();
+    int self = sym ? own_mapping(sym) : -1;
+    fprintf(f, "threads profile: total %d\n", d->n);
+    for (int g = 0; g < ng; g++) {
+        const scry__tdump_thread_t *t = order[groups[g].first];
+        fprintf(f, "%d @", groups[g].n);
+        for (uint32_t i = 0; i < t->nframes; i++)
+            if (!is_scry_frame(sym, self, t->frames[i])) fprintf(f, " %#lx", (unsigned long)t->frames[i]);
+        fputc('\n', f);
+        if (t->nframes)
+            print_frames(f, sym, t->frames, t->nframes, 1);
+        else
+            fprintf(f, "#\t(stack unavailable)\n");
+        /* The states of the group's threads, most frequent first. */
+        const char *names[16];
+        int counts[16], nn = 0;
+        for (int i = groups[g].first; i < groups[g].first + groups[g].n; i++) {
+            int k = 0;
+            while (k < nn && strcmp(names[k], order[i]->state)) k++;
+            if (k == nn && nn < 16) {
+                names[nn] = order[i]->state;
+                counts[nn++] = 0;
+            }
+            if (k < nn) counts[k]++;
+        }
+        fprintf(f, "# states:");
+        for (int printed = 0; printed < nn; printed++) {
+            int best = -1;
+            for (int k = 0; k < nn; k++)
+                if (counts[k] >= 0 && (best < 0 || counts[k] > counts[best])) best = k;
+            fprintf(f, "%s %s %d", printed ? "," : "", names[best], counts[best]);
+            counts[best] = -1;
+        }
+        fprintf(f, "\n\n");
+    }
+    if (sym) scry__symbolizer_free(sym);
+    free(order);
+    free(groups);
     flush_to(f, &buf, &len, fd);
 }
 

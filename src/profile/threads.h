@@ -48,6 +48,10 @@ void scry__tdump_free(scry__tdump_t *d);
 /* Go's debug=2 text: "thread TID "name" [state]:" then one frame per line,
  * "\tfunction\tfile:line", symbolized in this process. Written to fd. */
 void scry__tdump_print(const scry__tdump_t *d, int fd);
+/* Go's debug=1 text: "threads profile: total N", then threads grouped by
+ * stack, the largest group first: "N @ 0xADDR...", "#\t0xADDR\tfunction\t
+ * file:line" per frame, and "# states: cond wait 200". Written to fd. */
+void scry__tdump_print_grouped(const scry__tdump_t *d, int fd);
 /* The frames of one stack in the same form (for tracebacks). */
 void scry__tdump_print_stack(const uintptr_t *frames, uint32_t n, int fd);
 

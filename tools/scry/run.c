@@ -32,7 +32,7 @@
 
 static const char usage[] =
     "usage: scry run [-p PROFILES] [-o DIR] [--cpu-hz N] [--heap-rate N] [--block-rate NS]\n"
-    "                [--mutex-fraction N] [--wall-hz N] [--traceback[=exit]]\n"
+    "                [--mutex-fraction N] [--wall-hz N] [--traceback[=exit]] [--http ADDR]\n"
     "                [--unwind fp|dwarf] -- CMD [ARGS...]\n"
     "\n"
     "Runs CMD with libscry.so preloaded and writes DIR/<profile>.pb.gz for it\n"
@@ -52,6 +52,8 @@ static const char usage[] =
     "                       probability wait/NS (default: 1, every wait)\n"
     "      --mutex-fraction N  record 1 in N contended lock releases (default: 1)\n"
     "      --wall-hz N      wall-clock samples per second per thread, 1..1000 (default: 100)\n"
+    "      --http ADDR      serve /debug/pprof/ live on ADDR (PORT or HOST:PORT; no host:\n"
+    "                       loopback; another host needs SCRY_HTTP_TOKEN)\n"
     "      --traceback[=exit]  on SIGQUIT print every thread's stack and carry on (or\n"
     "                       exit); on a crash print the stacks and write the profiles\n"
     "      --unwind MODE    fp (frame pointers, default) or dwarf (libunwind)\n"
@@ -192,12 +194,13 @@ int scry_cmd_run(int argc, char **argv)
         {"unwind", required_argument, NULL, 'U'},
         {"wall-hz", required_argument, NULL, 'W'},
         {"traceback", optional_argument, NULL, 'T'},
+        {"http", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *profiles = "cpu", *dir = "scry-out", *hz = NULL, *unwind = NULL,
                *heap_rate = NULL, *block_rate = NULL, *mutex_fraction = NULL, *wall_hz = NULL,
-               *traceback = NULL;
+               *traceback = NULL, *http = NULL;
     opterr = 0;
     optind = 1;
     int c;
@@ -212,6 +215,7 @@ int scry_cmd_run(int argc, char **argv)
         case 'M': mutex_fraction = optarg; break;
         case 'W': wall_hz = optarg; break;
         case 'T': traceback = optarg ? optarg : "continue"; break;
+        case 'S': http = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':': return bad("option '%s' needs a value", argv[optind - 1]);
         default: return bad("unknown option '%s'", argv[optind - 1]);
@@ -240,6 +244,7 @@ int scry_cmd_run(int argc, char **argv)
                    wall_hz);
     if (traceback && strcmp(traceback, "continue") && strcmp(traceback, "exit"))
         return bad("--traceback takes continue or exit, not '%s'", traceback);
+    if (http && !*http) return bad("--http needs an address (PORT or HOST:PORT)");
     if (unwind && strcmp(unwind, "fp") && strcmp(unwind, "dwarf"))
         return bad("--unwind must be fp or dwarf, not '%s'", unwind);
     if (optind >= argc) return bad("no command to run");
@@ -300,6 +305,7 @@ int scry_cmd_run(int argc, char **argv)
         if (mutex_fraction) setenv("SCRY_MUTEX_FRACTION", mutex_fraction, 1);
         if (wall_hz) setenv("SCRY_WALL_HZ", wall_hz, 1);
         if (traceback) setenv("SCRY_TRACEBACK", traceback, 1);
+        if (http) setenv("SCRY_HTTP", http, 1);
         execvp(argv[optind], argv + optind);
         int e = errno;
         fprintf(stderr, "scry run: cannot run '%s': %s\n", argv[optind], strerror(e));

@@ -1,0 +1,276 @@
+/*
+ * debug_pprof.c - the /debug/pprof/ endpoints; see debug_pprof.h.
+ *
+ *   /                      index (HTML): every profile, what it is, its state
+ *   /profile?seconds=N     CPU profile over N s (default 30), started for the
+ *                          request; 409 while another CPU profile runs
+ *   /wall?seconds=N        the wall-clock profile, likewise
+ *   /heap /allocs /mutex /block
+ *                          the running profile as it stands; 404 with the
+ *                          variable that enables it when it does not run
+ *   /goroutine /threads    a snapshot of every thread: ?debug=0 pprof,
+ *                          1 grouped by stack, 2 every thread (Go's texts)
+ *   /cmdline               the command line, arguments separated by NUL
+ *
+ * Parameters are checked before anything starts: seconds is a whole number
+ * from 1 to MAX_SECONDS, debug is 0, 1 or 2 where the endpoint has text
+ * forms, 0 elsewhere; anything else is 400 with one line saying what is
+ * accepted. Profile bodies are written into a memfd (no copy of a large
+ * profile in memory twice) that libmicrohttpd sends and closes.
+ */
+#define _GNU_SOURCE
+#include "http/debug_pprof.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/profile_names.h"
+#include "profile/profile.h"
+#include "profile/threads.h"
+#include "scry.h"
+
+#define MAX_SECONDS 3600
+
+static void text(scry__reply_t *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void text(scry__reply_t *r, int status, const char *fmt, ...)
+{
+    r->status = status;
+    r->content_type = "text/plain; charset=utf-8";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->text, sizeof r->text, fmt, ap);
+    va_end(ap);
+}
+
+/* The query parameter key as a whole number in [lo, hi], or def when
+ * absent; -1 after a 400 reply. */
+static long number(scry__get_fn get, void *conn, const char *key, long def, long lo, long hi,
+                   scry__reply_t *r)
+{
+    const char *v = get(conn, key);
+    if (!v) return def;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || errno || n < lo || n > hi) {
+        text(r, 400, "scry: %s must be a whole number from %ld to %ld, not '%.64s'\n", key, lo, hi,
+             v);
+        return -1;
+    }
+    return n;
+}
+
+static int memfd(scry__reply_t *r)
+{
+    int fd = memfd_create("scry-http", MFD_CLOEXEC);
+    if (fd < 0) text(r, 500, "scry: cannot make a buffer for the reply: %s\n", strerror(errno));
+    return fd;
+}
+
+/* Writes profile p into the reply (gzipped pprof). */
+static void write_profile(const scry__profile_t *p, const char *name, scry__reply_t *r)
+{
+    int fd = memfd(r);
+    if (fd < 0) return;
+    int rc = scry__profile_write_fd(p, fd);
+    if (rc < 0) {
+        close(fd);
+        text(r, 500, "scry: could not write the %s profile: %s\n", name, scry_strerror(rc));
+        return;
+    }
+    r->status = 200;
+    r->content_type = "application/octet-stream";
+    r->disposition = name;
+    r->fd = fd;
+}
+
+static void sleep_s(long s)
+{
+    struct timespec ts = {s, 0};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* /profile and /wall: run the profile for the request, then write it. */
+static void timed(const char *name, const char *var, scry__get_fn get, void *conn, scry__reply_t *r)
+{
+    long secs = number(get, conn, "seconds", 30, 1, MAX_SECONDS, r);
+    if (secs < 0) return;
+    const scry__profile_t *p = scry__profile_find(name);
+    int rc = p->start();
+    if (rc == -EALREADY) {
+        text(r, 409,
+             "scry: the %s profile is already running (another request, %s or the API); "
+             "ask again when it ends\n",
+             name, var);
+        return;
+    }
+    if (rc < 0) {
+        text(r, 500, "scry: could not start the %s profile: %s\n", name, scry_strerror(rc));
+        return;
+    }
+    sleep_s(secs);
+    p->stop();
+    write_profile(p, name, r);
+}
+
+/* /heap, /allocs, /mutex, /block: the running profile. */
+static void running(const char *name, const char *how, scry__get_fn get, void *conn,
+                    scry__reply_t *r)
+{
+    if (number(get, conn, "debug", 0, 0, 0, r) < 0) return;
+    if (get(conn, "seconds")) {
+        text(r, 501,
+             "scry: ?seconds= (a delta %s profile) is not served yet; fetch the profile "
+             "twice and compare with go tool pprof -diff_base\n",
+             name);
+        return;
+    }
+    const scry__profile_t *p = scry__profile_find(name);
+    if (!p->running()) {
+        text(r, 404, "scry: the %s profile is not running; start the program with %s\n", name, how);
+        return;
+    }
+    write_profile(p, name, r);
+}
+
+static void threads(scry__get_fn get, void *conn, scry__reply_t *r)
+{
+    long debug = number(get, conn, "debug", 0, 0, 2, r);
+    if (debug < 0) return;
+    if (debug == 0) {
+        write_profile(scry__profile_find("threads"), "threads", r);
+        return;
+    }
+    scry__tdump_t *d = scry__tdump_take(0);
+    if (!d) {
+        text(r, 500, "scry: could not take the threads' stacks\n");
+        return;
+    }
+    int fd = memfd(r);
+    if (fd >= 0) {
+        if (debug == 1)
+            scry__tdump_print_grouped(d, fd);
+        else
+            scry__tdump_print(d, fd);
+        r->status = 200;
+        r->content_type = "text/plain; charset=utf-8";
+        r->fd = fd;
+    }
+    scry__tdump_free(d);
+}
+
+static void cmdline(scry__reply_t *r)
+{
+    int in = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    int fd = in >= 0 ? memfd(r) : -1;
+    if (in < 0 || fd < 0) {
+        if (in >= 0) close(in);
+        if (in < 0) text(r, 500, "scry: cannot read /proc/self/cmdline: %s\n", strerror(errno));
+        return;
+    }
+    char buf[4096];
+    ssize_t n, total = 0;
+    char last = 0;
+    while ((n = read(in, buf, sizeof buf)) > 0) {
+        /* as Go: arguments joined by NUL, without the kernel's final one */
+        ssize_t keep = n;
+        if (last == 0 && total > 0 && write(fd, "\0", 1) != 1) break;
+        last = buf[n - 1];
+        if (last == 0) keep--;
+        if (write(fd, buf, (size_t)keep) != keep) break;
+        total += n;
+    }
+    close(in);
+    r->status = 200;
+    r->content_type = "text/plain; charset=utf-8";
+    r->fd = fd;
+}
+
+static const struct {
+    const char *path, *what;
+} index_rows[] = {
+    {"allocs", "A sampling of all past heap allocations (while the heap profile runs)."},
+    {"block", "Stack traces that led to blocking on locks, condition variables, semaphores, joins "
+              "and barriers."},
+    {"cmdline", "The command line of the program, arguments separated by NUL."},
+    {"goroutine", "Stack traces of every thread (Go's name for it; /threads is the same)."},
+    {"heap", "A sampling of memory allocations of live objects."},
+    {"mutex", "Stack traces of holders of contended locks."},
+    {"profile", "CPU profile. Add ?seconds=N (default 30). go tool pprof fetches it."},
+    {"threads", "Stack traces of every thread, with their states. ?debug=1 or 2 for text."},
+    {"wall", "Wall-clock profile of every thread, on and off CPU (fgprof's model). ?seconds=N."},
+};
+
+static void index_page(scry__reply_t *r)
+{
+    int fd = memfd(r);
+    if (fd < 0) return;
+    FILE *f = fdopen(dup(fd), "w");
+    if (!f) {
+        close(fd);
+        text(r, 500, "scry: cannot write the index\n");
+        return;
+    }
+    fprintf(f, "<html>\n<head>\n<title>/debug/pprof/</title>\n<style>\n"
+               ".profile-name{display:inline-block; width:6rem;}\n</style>\n</head>\n<body>\n"
+               "/debug/pprof/\n<br>\n<p>Set debug=1 as a query parameter to export in legacy "
+               "text format</p>\n<br>\nTypes of profiles available:\n<table>\n"
+               "<thead><td>State</td><td>Profile</td></thead>\n");
+    for (size_t i = 0; i < sizeof index_rows / sizeof index_rows[0]; i++) {
+        const char *name = index_rows[i].path;
+        const char *lookup = !strcmp(name, "goroutine") ? "threads"
+                             : !strcmp(name, "profile") ? "cpu"
+                                                        : name;
+        const scry__profile_t *p = scry__profile_find(lookup);
+        const char *state = !strcmp(name, "cmdline")                                 ? ""
+                            : !strcmp(name, "threads") || !strcmp(name, "goroutine") ? "on request"
+                            : p && p->start && p->running()                          ? "running"
+                            : !strcmp(name, "profile") || !strcmp(name, "wall")      ? "on request"
+                                                                                     : "off";
+        const char *q = !strcmp(name, "threads") || !strcmp(name, "goroutine") ? "?debug=1" : "";
+        fprintf(f, "<tr><td>%s</td><td><a href='%s%s'>%s</a></td></tr>\n", state, name, q, name);
+    }
+    fprintf(f, "</table>\n<a href=\"goroutine?debug=2\">full thread stack dump</a>\n<br>\n<p>\n"
+               "Profile Descriptions:\n<ul>\n");
+    for (size_t i = 0; i < sizeof index_rows / sizeof index_rows[0]; i++)
+        fprintf(f, "<li><div class=profile-name>%s: </div> %s</li>\n", index_rows[i].path,
+                index_rows[i].what);
+    fprintf(f, "</ul>\n</p>\n</body>\n</html>\n");
+    fclose(f);
+    r->status = 200;
+    r->content_type = "text/html; charset=utf-8";
+    r->fd = fd;
+}
+
+void scry__debug_pprof(const char *path, scry__get_fn get, void *conn, scry__reply_t *r)
+{
+    if (!*path)
+        index_page(r);
+    else if (!strcmp(path, "profile"))
+        timed("cpu", "SCRY_PROFILES=cpu", get, conn, r);
+    else if (!strcmp(path, "wall"))
+        timed("wall", "SCRY_PROFILES=wall", get, conn, r);
+    else if (!strcmp(path, "heap") || !strcmp(path, "allocs"))
+        running(path, "SCRY_PROFILES=heap (scry run -p heap)", get, conn, r);
+    else if (!strcmp(path, "mutex") || !strcmp(path, "block"))
+        running(path,
+                !strcmp(path, "mutex") ? "SCRY_PROFILES=mutex (scry run -p mutex)"
+                                       : "SCRY_PROFILES=block (scry run -p block)",
+                get, conn, r);
+    else if (!strcmp(path, "goroutine") || !strcmp(path, "threads"))
+        threads(get, conn, r);
+    else if (!strcmp(path, "cmdline"))
+        cmdline(r);
+    else
+        text(r, 404, "scry: unknown profile '%.64s'; see /debug/pprof/\n", path);
+}
