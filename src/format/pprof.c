@@ -276,7 +276,7 @@ static int write_all(int fd, const unsigned char *b, size_t n)
     return 0;
 }
 
-static int gzip_to_fd(const uint8_t *data, size_t len, int fd)
+int scry__pprof_gzip_to_fd(const uint8_t *data, size_t len, int fd)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
@@ -554,7 +554,7 @@ int scry__pprof_write_fd(scry__pprof_t *p, int fd)
     packed = malloc(len ? len : 1);
     if (packed) {
         perftools__profiles__profile__pack(prof, packed);
-        rc = gzip_to_fd(packed, len, fd);
+        rc = scry__pprof_gzip_to_fd(packed, len, fd);
     }
     free(line_ptrs);
 out:

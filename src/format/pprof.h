@@ -19,6 +19,7 @@
 #ifndef SCRY_FORMAT_PPROF_H
 #define SCRY_FORMAT_PPROF_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -51,5 +52,15 @@ int scry__pprof_add_sample(scry__pprof_t *p, const uintptr_t *frames, uint32_t n
  * Returns 0 or a negative errno. */
 int scry__pprof_write_fd(scry__pprof_t *p, int fd);
 void scry__pprof_free(scry__pprof_t *p);
+
+/* Gzips len bytes (an encoded profile) into fd. 0 or a negative errno. */
+int scry__pprof_gzip_to_fd(const uint8_t *data, size_t len, int fd);
+
+/* Go's delta profile (?seconds=N): the gzipped profile in fd `after` minus
+ * the one in fd `before`, the same profile written duration_ns earlier.
+ * Samples are matched by their stacks' addresses and their labels; samples
+ * with nothing left are dropped. Written gzipped to out. Both inputs are
+ * read from offset 0. 0 or a negative errno. */
+int scry__pprof_delta_fd(int before, int after, int64_t duration_ns, int out);
 
 #endif

@@ -6,8 +6,10 @@
  *                          request; 409 while another CPU profile runs
  *   /wall?seconds=N        the wall-clock profile, likewise
  *   /heap /allocs /mutex /block
- *                          the running profile as it stands; 404 with the
- *                          variable that enables it when it does not run
+ *                          the running profile as it stands, or with
+ *                          ?seconds=N what it gained over N s (Go's delta
+ *                          profiles); 404 with the variable that enables
+ *                          it when it does not run
  *   /goroutine /threads    a snapshot of every thread: ?debug=0 pprof,
  *                          1 grouped by stack, 2 every thread (Go's texts)
  *   /cmdline               the command line, arguments separated by NUL
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include "core/profile_names.h"
+#include "format/pprof.h"
 #include "profile/profile.h"
 #include "profile/threads.h"
 #include "scry.h"
@@ -128,19 +131,48 @@ static void running(const char *name, const char *how, scry__get_fn get, void *c
                     scry__reply_t *r)
 {
     if (number(get, conn, "debug", 0, 0, 0, r) < 0) return;
-    if (get(conn, "seconds")) {
-        text(r, 501,
-             "scry: ?seconds= (a delta %s profile) is not served yet; fetch the profile "
-             "twice and compare with go tool pprof -diff_base\n",
-             name);
-        return;
-    }
+    long secs = number(get, conn, "seconds", 0, 1, MAX_SECONDS, r);
+    if (secs < 0) return;
     const scry__profile_t *p = scry__profile_find(name);
-    if (!p->running()) {
+    /* heap and allocs are one set of samples: either one running serves both */
+    const scry__profile_t *twin = !strcmp(name, "heap")     ? scry__profile_find("allocs")
+                                  : !strcmp(name, "allocs") ? scry__profile_find("heap")
+                                                            : p;
+    if (!p->running() && !twin->running()) {
         text(r, 404, "scry: the %s profile is not running; start the program with %s\n", name, how);
         return;
     }
+    if (!secs) {
+        write_profile(p, name, r);
+        return;
+    }
+    /* Go's delta profile: what the counts gained over the window. */
+    scry__reply_t before;
+    memset(&before, 0, sizeof before);
+    before.fd = -1;
+    write_profile(p, name, &before);
+    if (before.fd < 0) {
+        *r = before;
+        return;
+    }
+    sleep_s(secs);
     write_profile(p, name, r);
+    if (r->fd < 0) {
+        close(before.fd);
+        return;
+    }
+    int fd = memfd(r);
+    int rc = fd < 0 ? -ENOMEM : scry__pprof_delta_fd(before.fd, r->fd, secs * 1000000000LL, fd);
+    close(before.fd);
+    close(r->fd);
+    r->fd = -1;
+    if (rc < 0) {
+        if (fd >= 0) close(fd);
+        text(r, 500, "scry: could not compute the delta %s profile: %s\n", name, scry_strerror(rc));
+        return;
+    }
+    r->status = 200;
+    r->fd = fd;
 }
 
 static void threads(scry__get_fn get, void *conn, scry__reply_t *r)

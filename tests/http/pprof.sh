@@ -7,6 +7,8 @@
 #   - /goroutine?debug=2 lists every thread: 200 in cond wait at
 #     parked_here, and debug=1 groups them as one stack of 200;
 #   - the index, /cmdline, /wall?seconds=1;
+#   - delta profiles (?seconds=2) of block, mutex and allocs: between 60%
+#     and 100% of what the full profile gained around them, duration 2 s;
 #   - bad parameters (seconds=abc, -1, huge; debug=9) and unknown paths get
 #     400/404 with one line; a second concurrent CPU profile gets 409;
 #   - 200 concurrent requests leave the program and the endpoint running;
@@ -78,6 +80,24 @@ eq "a second CPU profile at once" "$(code "$url/profile?seconds=1")" 409
 wait "$c1"
 eq "the first CPU profile" "$(cat "$WORK/c1")" 200
 echo "400 for bad parameters, 404, 409 for a second CPU profile"
+
+# 3b. Delta profiles (?seconds=N) of the cumulative ones: fetched between two
+# full ones, the delta's total lies between 60% and 100% of what the full
+# profile gained over the whole exchange, and its duration is the window.
+for ep in block mutex allocs; do
+  curl -s -o "$WORK/full0.pb.gz" "$url/$ep"
+  eq "/$ep?seconds=2" "$(code "$url/$ep?seconds=2")" 200
+  cp "$WORK/body" "$WORK/delta.pb.gz"
+  curl -s -o "$WORK/full1.pb.gz" "$url/$ep"
+  t0=$(total "$WORK/full0.pb.gz")
+  t1=$(total "$WORK/full1.pb.gz")
+  d=$(total "$WORK/delta.pb.gz")
+  gained=$((t1 - t0))
+  echo "/$ep?seconds=2: delta $d, gained over the exchange $gained"
+  [ "$gained" -gt 0 ] || fail "/$ep gained nothing over the exchange"
+  within "$d" "$gained" 0.60 1.0001 || fail "/$ep delta $d is not 60..100% of the $gained gained"
+  "$DUMP" "$WORK/delta.pb.gz" | grep '^duration_nanos 2000000000$' >/dev/null || fail "/$ep delta duration is not 2 s"
+done
 
 # 4. 200 concurrent requests.
 for i in $(seq 200); do
