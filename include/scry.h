@@ -118,6 +118,66 @@ SCRY_API int scry_profile_write(const char *name, const char *path);
 /* The same, to an open file descriptor, which is not closed. */
 SCRY_API int scry_profile_write_fd(const char *name, int fd);
 
+/* ---- Metrics ----------------------------------------------------------
+ *
+ * Runtime metrics are named as Go's runtime/metrics ("/sched/latencies:
+ * seconds": a path, a colon, the unit) and read many at once, with no
+ * stop-the-world. User metrics are counters, gauges and histograms a program
+ * declares once (a handle per name and label set) and updates with no lock:
+ * each thread adds into its own storage, summed when read. Both are served
+ * at /metrics by the live endpoint, in Prometheus text format (OpenMetrics
+ * when the scraper asks for it).
+ */
+typedef enum { SCRY_COUNTER = 0, SCRY_GAUGE = 1, SCRY_HISTOGRAM = 2 } scry_metric_kind_t;
+
+typedef struct {
+    const char *name;        /* "/sched/latencies:seconds" */
+    const char *description; /* one sentence */
+    scry_metric_kind_t kind;
+} scry_metric_desc_t;
+
+/* Every runtime metric scry knows; returns how many (*out stays valid). */
+SCRY_API int scry_metrics_all(const scry_metric_desc_t **out);
+
+#define SCRY_METRIC_MAX_BUCKETS 64
+typedef struct {
+    const char *name; /* set by the caller */
+    /* filled by scry_metrics_read: */
+    scry_metric_kind_t kind;
+    int known;    /* 0: no metric of that name */
+    double value; /* counter or gauge */
+    /* histogram: counts[i] observations <= bounds[i] (and above bounds[i-1]);
+     * counts[nbuckets] those above the last bound; sum and count of all. */
+    int nbuckets;
+    double bounds[SCRY_METRIC_MAX_BUCKETS];
+    unsigned long long counts[SCRY_METRIC_MAX_BUCKETS + 1];
+    double sum;
+    unsigned long long count;
+} scry_metric_value_t;
+
+/* Reads the n metrics named in v[i].name, as Go's metrics.Read. Returns
+ * the number of names it knew. */
+SCRY_API int scry_metrics_read(scry_metric_value_t *v, int n);
+
+typedef struct scry_metric scry_metric_t;
+
+/* Declares a user metric, or finds the one already declared with that name
+ * and labels. name: [a-zA-Z_:][a-zA-Z0-9_:]* (a counter is exported with
+ * "_total" appended unless it ends so already); labels: NULL or
+ * "key=value,key=value". NULL (after one line on stderr) for a bad name,
+ * bad labels, a name already used with another kind, or past 4096 metrics.
+ * Every update function accepts NULL and does nothing. */
+SCRY_API scry_metric_t *scry_counter(const char *name, const char *help, const char *labels);
+SCRY_API scry_metric_t *scry_gauge(const char *name, const char *help, const char *labels);
+/* bounds: nbounds increasing upper bounds (at most SCRY_METRIC_MAX_BUCKETS). */
+SCRY_API scry_metric_t *scry_histogram(const char *name, const char *help, const char *labels,
+                                       const double *bounds, int nbounds);
+
+SCRY_API void scry_counter_add(scry_metric_t *m, unsigned long long n);
+SCRY_API void scry_gauge_set(scry_metric_t *m, double v);
+SCRY_API void scry_gauge_add(scry_metric_t *m, double delta);
+SCRY_API void scry_histogram_observe(scry_metric_t *m, double v);
+
 /* A message for a value returned by any function above. */
 SCRY_API const char *scry_strerror(int err);
 

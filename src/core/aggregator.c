@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/threads.h"
+#include "metrics/metrics.h"
 #include "interpose/pthread.h"
 
 /* 20 ms: at 1000 Hz on 2 cores that is 40 samples a drain, far below the
@@ -82,7 +83,10 @@ static void *loop(void *arg)
                 if (req[i] && on_request) on_request(req[i]);
         }
         scry__aggregator_drain();
-        if (++ticks % SCAN_EVERY == 0) scry__threads_scan();
+        if (++ticks % SCAN_EVERY == 0) {
+            scry__threads_scan();
+            scry__metrics_tick(); /* does nothing until someone reads metrics */
+        }
     }
     return NULL;
 }

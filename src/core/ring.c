@@ -28,6 +28,7 @@ static slot_t *slots;
 static _Alignas(64) _Atomic uint64_t tail; /* next ticket for producers */
 static _Alignas(64) uint64_t head;         /* next ticket for the consumer */
 static _Atomic uint64_t drops;
+static _Atomic uint64_t taken; /* samples committed */
 
 int scry__ring_init(void)
 {
@@ -75,7 +76,15 @@ void scry__ring_commit_as_safe(scry__sample_t *sample)
 {
     slot_t *sl = (slot_t *)((char *)sample - offsetof(slot_t, sample));
     atomic_store_explicit(&sl->seq, sl->ticket + 1, memory_order_release);
+    atomic_fetch_add_explicit(&taken, 1, memory_order_relaxed);
 }
+
+uint64_t scry__ring_taken(void)
+{
+    return atomic_load_explicit(&taken, memory_order_relaxed);
+}
+
+_Atomic uint64_t scry__handler_ns;
 
 uint64_t scry__ring_drain(scry__ring_fn fn, void *arg)
 {

@@ -46,6 +46,12 @@ void scry__ring_commit_as_safe(scry__sample_t *s);
 typedef void (*scry__ring_fn)(const scry__sample_t *s, void *arg);
 uint64_t scry__ring_drain(scry__ring_fn fn, void *arg);
 
+/* Samples committed since the start. */
+uint64_t scry__ring_taken(void);
+/* Nanoseconds spent in scry's signal handlers (CPU samples, stack
+ * requests), added by each handler. */
+extern _Atomic uint64_t scry__handler_ns;
+
 /* Samples dropped because the queue was full, since the start. */
 uint64_t scry__ring_drops(void);
 

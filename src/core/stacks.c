@@ -221,6 +221,7 @@ static void on_request(int sig, siginfo_t *si, void *ucv)
         scry__thread_t *me = scry__tls.rec;
         s->wait_gen = me ? atomic_load_explicit(&me->wait.gen, memory_order_relaxed) : 0;
         s->pause_ns = mono_ns() - t0;
+        atomic_fetch_add_explicit(&scry__handler_ns, (uint64_t)s->pause_ns, memory_order_relaxed);
         atomic_store_explicit(&s->state, g << 2 | DONE, memory_order_release);
         if (atomic_fetch_sub(&outstanding, 1) == 1)
             syscall(SYS_futex, &outstanding, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);

@@ -26,6 +26,7 @@ typedef struct {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static entry_t *blocks[NBLOCKS];
 static _Atomic uint32_t count;
+static _Atomic size_t bytes_held; /* frames and entries (the index aside) */
 static uint32_t *index_; /* id + 1, 0 = empty */
 static uint32_t index_cap;
 static char *chunk;
@@ -69,6 +70,7 @@ static const uintptr_t *copy_frames(const uintptr_t *f, uint32_t n)
     size_t bytes = (size_t)n * sizeof *f;
     if (chunk_used + bytes > CHUNK) {
         char *c = malloc(CHUNK); /* SCRY__MAX_FRAMES * 8 bytes always fits */
+        if (c) atomic_fetch_add_explicit(&bytes_held, CHUNK, memory_order_relaxed);
         if (!c) return NULL;
         chunk = c;
         chunk_used = 0;
@@ -77,6 +79,12 @@ static const uintptr_t *copy_frames(const uintptr_t *f, uint32_t n)
     if (bytes) memcpy(dst, f, bytes);
     chunk_used += bytes;
     return dst;
+}
+
+size_t scry__stacktab_bytes(void)
+{
+    return atomic_load_explicit(&bytes_held, memory_order_relaxed) +
+           (size_t)index_cap * sizeof *index_;
 }
 
 uint32_t scry__stacktab_intern(const uintptr_t *frames, uint32_t n)
@@ -96,7 +104,10 @@ uint32_t scry__stacktab_intern(const uintptr_t *frames, uint32_t n)
     }
     if (cnt >= SCRY__STACKTAB_MAX) goto out;
     if ((cnt + 1) * 2 > index_cap && grow_index() < 0) goto out;
-    if (!blocks[cnt / BLOCK] && !(blocks[cnt / BLOCK] = calloc(BLOCK, sizeof(entry_t)))) goto out;
+    if (!blocks[cnt / BLOCK]) {
+        if (!(blocks[cnt / BLOCK] = calloc(BLOCK, sizeof(entry_t)))) goto out;
+        atomic_fetch_add_explicit(&bytes_held, BLOCK * sizeof(entry_t), memory_order_relaxed);
+    }
     const uintptr_t *copy = copy_frames(frames, n);
     if (!copy) goto out;
     entry_t *e = entry(cnt);

@@ -14,6 +14,7 @@
 #ifndef SCRY_CORE_STACKTAB_H
 #define SCRY_CORE_STACKTAB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* 65536 distinct stacks: real programs show a few thousand; the worst case
@@ -22,6 +23,8 @@
 #define SCRY__STACK_NONE UINT32_MAX
 
 uint32_t scry__stacktab_intern(const uintptr_t *frames, uint32_t n);
+/* Memory the table holds, for /memory/classes/profiling/buckets:bytes. */
+size_t scry__stacktab_bytes(void);
 const uintptr_t *scry__stacktab_get(uint32_t id, uint32_t *n);
 
 void scry__stacktab_prefork(void);

@@ -30,6 +30,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
  * array, not a linked list, so they can have many cache misses in flight. */
 static scry__thread_t **all;
 static int count, cap;
+static uint64_t created;
 static pthread_key_t key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static const scry__thread_hooks_t *hooks[4];
@@ -185,6 +186,8 @@ void scry__thread_register(void)
         free(t);
         return;
     }
+    created++;
+    t->stack_bytes = scry__tls.stack_hi - scry__tls.stack_lo;
     self = t;
     scry__tls.rec = t;
     pthread_setspecific(key, t);
@@ -219,6 +222,23 @@ void scry__threads_lock(void)
 void scry__threads_unlock(void)
 {
     pthread_mutex_unlock(&lock);
+}
+
+uint64_t scry__threads_created(void)
+{
+    pthread_mutex_lock(&lock);
+    uint64_t c = created;
+    pthread_mutex_unlock(&lock);
+    return c;
+}
+
+size_t scry__threads_stack_bytes(void)
+{
+    size_t b = 0;
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < count; i++) b += all[i]->stack_bytes;
+    pthread_mutex_unlock(&lock);
+    return b;
 }
 
 scry__thread_t *const *scry__threads_all(int *n)

@@ -60,6 +60,9 @@ typedef struct scry__thread {
      * read when the thread registers, updated by pthread_setname_np and
      * prctl(PR_SET_NAME) (interpose/pthread.c). Threads lock. */
     char name[16];
+    size_t stack_bytes; /* 0 when unknown (a foreign thread) */
+    /* The runtime metrics' schedstat reader's (metrics/runtime.c). */
+    uint64_t sched_wait_ns, sched_slices;
     uintptr_t wait_frames[SCRY__WAIT_FRAMES];
 } scry__thread_t;
 
@@ -101,6 +104,10 @@ scry__thread_t *const *scry__threads_all(int *n);
 /* Adds records (and runs joined hooks) for threads in /proc/self/task that
  * have none; drops foreign records whose thread has gone. */
 void scry__threads_scan(void);
+/* Threads started since scry loaded (and the one that loaded it). */
+uint64_t scry__threads_created(void);
+/* Stack bytes of the registered threads. */
+size_t scry__threads_stack_bytes(void);
 /* A thread's name changed (to name, at most 15 bytes kept). */
 void scry__thread_renamed(pthread_t handle, const char *name);
 /* Marks the calling thread as scry's own: never registered, never

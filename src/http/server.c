@@ -8,7 +8,8 @@
  * and their allocations never sampled. Connections are capped
  * (MAX_CONNECTIONS); libmicrohttpd refuses more, and times out idle ones.
  *
- * Routing: /debug/pprof/... goes to debug_pprof.c; anything else is 404.
+ * Routing: /metrics goes to metrics/exposition.c, /debug/pprof/... to
+ * debug_pprof.c; anything else is 404.
  * Only GET and HEAD; a request body is refused.
  */
 #define _GNU_SOURCE
@@ -28,7 +29,9 @@
 #include "core/log.h"
 #include "core/threads.h"
 #include "core/waits.h"
+#include "core/aggregator.h"
 #include "http/debug_pprof.h"
+#include "metrics/metrics.h"
 
 #define MAX_CONNECTIONS 200
 #define IDLE_TIMEOUT_S 300
@@ -121,6 +124,30 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
     return ok;
 }
 
+/* /metrics: Prometheus text, or OpenMetrics when the scraper accepts it. */
+static enum MHD_Result serve_metrics(struct MHD_Connection *c)
+{
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    int om = accept && strstr(accept, "application/openmetrics-text") != NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return send_text(c, 500, "scry: out of memory\n");
+    scry__metrics_expose(f, om);
+    fclose(f);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(buf);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type",
+                            om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                               : "text/plain; version=0.0.4; charset=utf-8");
+    enum MHD_Result ok = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
 /* Compares in time independent of where the first difference is. */
 static int same_secret(const char *a, const char *b)
 {
@@ -160,6 +187,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return ok;
         }
     }
+    if (!strcmp(url, "/metrics")) return serve_metrics(c);
     static const char prefix[] = "/debug/pprof";
     if (strncmp(url, prefix, sizeof prefix - 1) ||
         (url[sizeof prefix - 1] != '/' && url[sizeof prefix - 1] != 0))
@@ -244,6 +272,10 @@ int scry__http_start(const char *addr, const char *tok)
     /* Thread dumps can be asked for at any moment: waits publish their
      * stacks while the server runs (core/waits.h). */
     atomic_fetch_add(&scry__wait_stacks_wanted, 1);
+    /* /metrics: the once-a-second samples (schedstat, RSS) come from the
+     * aggregator. */
+    atomic_store(&scry__metrics_wanted, 1);
+    if (scry__aggregator_start() < 0) scry__log("could not start scry's thread; some metrics stay 0");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
     port = info ? info->port : 0;
     pthread_mutex_unlock(&lock);

@@ -232,6 +232,12 @@ static uint64_t ring_drops_at_start;
 
 /* Latencies: atomics, no lock. */
 static _Atomic uint64_t latencies[SCRY__LATENCY_BUCKETS];
+static _Atomic uint64_t lock_wait_ns; /* every timed mutex and rwlock wait */
+
+uint64_t scry__lock_wait_total_ns(void)
+{
+    return atomic_load_explicit(&lock_wait_ns, memory_order_relaxed);
+}
 
 void scry__sched_latencies(uint64_t out[SCRY__LATENCY_BUCKETS])
 {
@@ -326,6 +332,8 @@ void scry__wait_end(scry__wait_t *w, const void *obj, int what, uintptr_t caller
     /* The release that let us go, if it came while we waited. */
     int64_t r = atomic_load_explicit(&released_at[scry__waiter_index(obj)], memory_order_relaxed);
     if (r >= w->t0 && r <= t1) add_latency(t1 - r);
+    if (what == SCRY__WAIT_LOCK)
+        atomic_fetch_add_explicit(&lock_wait_ns, (uint64_t)delay, memory_order_relaxed);
 
     uintptr_t releaser[RELEASER_FRAMES];
     uint32_t nreleaser = 0;

@@ -77,5 +77,7 @@ void scry__contention_release_end(const void *obj, uintptr_t caller);
  * (bucket i: [2^i, 2^(i+1)) ns; bucket 0 also holds 0). */
 #define SCRY__LATENCY_BUCKETS 48
 void scry__sched_latencies(uint64_t out[SCRY__LATENCY_BUCKETS]);
+/* Nanoseconds spent in timed mutex and rwlock waits (while a profile runs). */
+uint64_t scry__lock_wait_total_ns(void);
 
 #endif

@@ -86,6 +86,7 @@ static clockid_t thread_clock(pid_t tid)
 static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 {
     int saved = errno;
+    int64_t t0 = now_ns(CLOCK_MONOTONIC);
     int ours = use_setitimer ? si->si_code == SI_KERNEL
                              : si->si_code == SI_TIMER && si->si_value.sival_ptr == SCRY__CPU_COOKIE;
     if (!ours) {
@@ -112,6 +113,8 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
                              : scry__unwind_fp_as_safe(uc, s->frames, SCRY__MAX_FRAMES);
             scry__ring_commit_as_safe(s);
         }
+        atomic_fetch_add_explicit(&scry__handler_ns, (uint64_t)(now_ns(CLOCK_MONOTONIC) - t0),
+                                  memory_order_relaxed);
     }
     errno = saved;
 }
