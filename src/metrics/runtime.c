@@ -45,6 +45,7 @@ enum {
     M_HEAP_FREES_OBJECTS,
     M_HEAP_LIVE_BYTES,
     M_HEAP_LIVE_OBJECTS,
+    M_HEAP_SIZES,
     M_STACKS,
     M_RSS,
     M_FAULTS_MINOR,
@@ -88,6 +89,10 @@ static const scry_metric_desc_t descs[M_COUNT] = {
     [M_HEAP_LIVE_OBJECTS] = {"/gc/heap/objects:objects",
                              "Heap blocks allocated and not yet freed (since scry loaded).",
                              SCRY_GAUGE},
+    [M_HEAP_SIZES] = {"/gc/heap/allocs-by-size:bytes",
+                      "Sizes of heap allocations while the heap profile runs, estimated from its "
+                      "samples (exact with SCRY_HEAP_RATE=1).",
+                      SCRY_HISTOGRAM},
     [M_STACKS] = {"/memory/classes/os-stacks:bytes",
                   "Stack memory reserved by the program's threads.", SCRY_GAUGE},
     [M_RSS] = {"/process/rss:bytes", "Resident set size (sampled every second).", SCRY_GAUGE},
@@ -273,6 +278,19 @@ int scry_metrics_read(scry_metric_value_t *v, int n)
         case M_HEAP_LIVE_OBJECTS:
             v[i].value = (double)(heap.alloc_objects - heap.free_objects);
             break;
+        case M_HEAP_SIZES: {
+            double c[SCRY__HEAP_SIZE_BUCKETS + 1], sum;
+            scry__heap_size_histogram(c, &sum);
+            v[i].nbuckets = SCRY__HEAP_SIZE_BUCKETS;
+            v[i].count = 0;
+            for (int b = 0; b <= SCRY__HEAP_SIZE_BUCKETS; b++) {
+                if (b < SCRY__HEAP_SIZE_BUCKETS) v[i].bounds[b] = (double)(1ull << b);
+                v[i].counts[b] = (unsigned long long)(c[b] + 0.5);
+                v[i].count += v[i].counts[b];
+            }
+            v[i].sum = sum;
+            break;
+        }
         case M_STACKS:
             v[i].value = (double)scry__threads_stack_bytes();
             break;

@@ -451,11 +451,31 @@ static uint32_t heap_stack(uintptr_t caller, uintptr_t *out)
 
 /* ---- The slow paths ---------------------------------------------------- */
 
+/* Allocation sizes, estimated from the samples (each weighs what it stands
+ * for, as the profile's buckets are scaled): powers of two of bytes.
+ * Under prof_lock. */
+static double size_counts[SCRY__HEAP_SIZE_BUCKETS + 1];
+static double size_sum;
+
+void scry__heap_size_histogram(double counts[SCRY__HEAP_SIZE_BUCKETS + 1], double *sum)
+{
+    pthread_mutex_lock(&prof_lock);
+    memcpy(counts, size_counts, sizeof size_counts);
+    *sum = size_sum;
+    pthread_mutex_unlock(&prof_lock);
+}
+
 static void record(void *p, size_t n, uintptr_t caller)
 {
     uintptr_t frames[SCRY__MAX_FRAMES];
     uint32_t nf = heap_stack(caller, frames);
+    int64_t r = current_rate();
+    double w = r <= 1 || n == 0 ? 1.0 : 1.0 / (1.0 - exp(-(double)n / (double)r));
+    int sb = n <= 1 ? 0 : 64 - __builtin_clzll((unsigned long long)n - 1); /* n <= 2^sb */
+    if (sb > SCRY__HEAP_SIZE_BUCKETS) sb = SCRY__HEAP_SIZE_BUCKETS;
     pthread_mutex_lock(&prof_lock);
+    size_counts[sb] += w;
+    size_sum += w * (double)n;
     uint32_t stack = scry__stacktab_intern(frames, nf);
     uint32_t b = stack == SCRY__STACK_NONE ? UINT32_MAX : bucket_for(stack, n);
     if (b != UINT32_MAX) atomic_fetch_add_explicit(&buckets[b].allocs, 1, memory_order_relaxed);

@@ -95,6 +95,12 @@ const char *scry__malloc_shadowed_by(void);
 /* Called by scry's constructor: from now on the slow paths may record. */
 void scry__malloc_ready(void);
 
+/* Allocation sizes while the heap profile runs, estimated from its samples:
+ * counts[i] allocations of at most 2^i bytes (and more than 2^(i-1)),
+ * counts[SCRY__HEAP_SIZE_BUCKETS] larger ones; sum: their bytes. */
+#define SCRY__HEAP_SIZE_BUCKETS 40
+void scry__heap_size_histogram(double counts[SCRY__HEAP_SIZE_BUCKETS + 1], double *sum);
+
 /* Exact totals of this process, every thread, since scry loaded. */
 typedef struct {
     uint64_t alloc_objects, alloc_bytes, free_objects, free_bytes;
