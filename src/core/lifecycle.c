@@ -41,6 +41,7 @@
 #include "core/threads.h"
 #include "core/traceback.h"
 #include "http/server.h"
+#include "metrics/metrics.h"
 #include "interpose/signal.h"
 #include "profile/heap.h"
 #include "profile/profile.h"
@@ -141,10 +142,12 @@ static void prefork(void)
     scry__threads_prefork();
     scry__aggregator_prefork();
     scry__stacktab_prefork();
+    scry__user_metrics_prefork();
 }
 
 static void postfork_parent(void)
 {
+    scry__user_metrics_postfork_parent();
     scry__stacktab_postfork_parent();
     scry__aggregator_postfork_parent();
     scry__threads_postfork_parent();
@@ -154,6 +157,7 @@ static void postfork_parent(void)
 
 static void postfork_child(void)
 {
+    scry__user_metrics_postfork_child();
     scry__stacktab_postfork_child();
     scry__aggregator_postfork_child();
     scry__threads_postfork_child();

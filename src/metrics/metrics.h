@@ -23,6 +23,11 @@ typedef void (*scry__user_metric_fn)(const char *name, const char *help, const c
                                      const scry_metric_value_t *v, void *arg);
 void scry__user_metrics_each(scry__user_metric_fn fn, void *arg);
 
+/* Fork: the user metrics' lock, in lifecycle's order (after the profiles'). */
+void scry__user_metrics_prefork(void);
+void scry__user_metrics_postfork_parent(void);
+void scry__user_metrics_postfork_child(void);
+
 /* Writes every runtime and user metric in Prometheus text format 0.0.4, or
  * OpenMetrics 1.0 with openmetrics. */
 void scry__metrics_expose(FILE *f, int openmetrics);

@@ -203,6 +203,22 @@ static uint64_t double_bits(double d)
     return b;
 }
 
+/* Lock held: adds a thread's cells to the exited threads' sums. */
+static void retire_locked(uint64_t *const *from)
+{
+    for (int c = 0; c < MAX_CHUNKS; c++) {
+        if (!from[c]) continue;
+        if (!retired[c]) retired[c] = calloc(CHUNK_CELLS, sizeof(uint64_t));
+        for (int i = 0; retired[c] && i < CHUNK_CELLS; i++) {
+            uint32_t cell = (uint32_t)(c * CHUNK_CELLS + i);
+            if (is_double[cell / 8] & (1u << (cell % 8)))
+                retired[c][i] = double_bits(bits_double(retired[c][i]) + bits_double(from[c][i]));
+            else
+                retired[c][i] += from[c][i];
+        }
+    }
+}
+
 /* TLS destructor: the thread's cells join the exited threads'. */
 static void thread_gone(void *unused)
 {
@@ -215,16 +231,8 @@ static void thread_gone(void *unused)
         free(dead);
         break;
     }
+    retire_locked(cells);
     for (int c = 0; c < MAX_CHUNKS; c++) {
-        if (!cells[c]) continue;
-        if (!retired[c]) retired[c] = calloc(CHUNK_CELLS, sizeof(uint64_t));
-        for (int i = 0; retired[c] && i < CHUNK_CELLS; i++) {
-            uint32_t cell = (uint32_t)(c * CHUNK_CELLS + i);
-            if (is_double[cell / 8] & (1u << (cell % 8)))
-                retired[c][i] = double_bits(bits_double(retired[c][i]) + bits_double(cells[c][i]));
-            else
-                retired[c][i] += cells[c][i];
-        }
         free(cells[c]);
         cells[c] = NULL;
     }
@@ -318,6 +326,35 @@ void scry_histogram_observe(scry_metric_t *m, double v)
     if (!c || !s) return;
     __atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
     __atomic_store_n(s, double_bits(bits_double(*s) + v), __ATOMIC_RELAXED);
+}
+
+/* ---- fork ---- */
+
+void scry__user_metrics_prefork(void)
+{
+    pthread_mutex_lock(&lock);
+}
+
+void scry__user_metrics_postfork_parent(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
+/* Only the forking thread crossed: the other threads' cells (their TLS,
+ * still mapped) become the child's exited threads' sums. */
+void scry__user_metrics_postfork_child(void)
+{
+    for (holder_t **h = &holders; *h;) {
+        holder_t *x = *h;
+        if (x->cells == cells) {
+            h = &x->next;
+            continue;
+        }
+        retire_locked(x->cells);
+        *h = x->next;
+        free(x);
+    }
+    pthread_mutex_unlock(&lock);
 }
 
 /* ---- reading ---- */
