@@ -35,6 +35,7 @@
 
 #include "core/profile_names.h"
 #include "format/pprof.h"
+#include "core/threads.h"
 #include "profile/profile.h"
 #include "profile/threads.h"
 #include "scry.h"
@@ -257,15 +258,22 @@ static void index_page(scry__reply_t *r)
                ".profile-name{display:inline-block; width:6rem;}\n</style>\n</head>\n<body>\n"
                "/debug/pprof/\n<br>\n<p>Set debug=1 as a query parameter to export in legacy "
                "text format</p>\n<br>\nTypes of profiles available:\n<table>\n"
-               "<thead><td>State</td><td>Profile</td></thead>\n");
+               "<thead><td>Count</td><td>Profile</td></thead>\n");
+    int nthreads;
+    scry__threads_lock();
+    scry__threads_all(&nthreads);
+    scry__threads_unlock();
     for (size_t i = 0; i < sizeof index_rows / sizeof index_rows[0]; i++) {
         const char *name = index_rows[i].path;
         const char *lookup = !strcmp(name, "goroutine") ? "threads"
                              : !strcmp(name, "profile") ? "cpu"
                                                         : name;
         const scry__profile_t *p = scry__profile_find(lookup);
+        /* Go counts records; scry counts threads, and says which profiles run. */
+        char count[32];
+        snprintf(count, sizeof count, "%d", nthreads);
         const char *state = !strcmp(name, "cmdline")                                 ? ""
-                            : !strcmp(name, "threads") || !strcmp(name, "goroutine") ? "on request"
+                            : !strcmp(name, "threads") || !strcmp(name, "goroutine") ? count
                             : p && p->start && p->running()                          ? "running"
                             : !strcmp(name, "profile") || !strcmp(name, "wall")      ? "on request"
                                                                                      : "off";
