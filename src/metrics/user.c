@@ -31,6 +31,9 @@
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 
 struct scry_metric {
+    /* Where scry_counter_add adds: the counter's cell, or for any other
+     * kind the sink, a cell nobody reads (so the hot path tests no kind). */
+    uint32_t add_cell;
     scry_metric_kind_t kind;
     uint32_t cell; /* first cell (counters, histograms) */
     int nbounds;
@@ -42,7 +45,8 @@ struct scry_metric {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct scry_metric *table[MAX_METRICS];
 static int nmetrics;
-static uint32_t ncells;
+#define SINK_CELL 0
+static uint32_t ncells = 1; /* cell 0 is the sink */
 
 /* Each thread's cells. */
 static __thread uint64_t *cells[MAX_CHUNKS] __attribute__((tls_model("initial-exec")));
@@ -151,6 +155,7 @@ static scry_metric_t *declare(scry_metric_kind_t kind, const char *name, const c
         else if ((m = calloc(1, sizeof *m))) {
             m->kind = kind;
             m->cell = ncells;
+            m->add_cell = kind == SCRY_COUNTER ? ncells : SINK_CELL;
             m->nbounds = kind == SCRY_HISTOGRAM ? nbounds : 0;
             if (m->nbounds) memcpy(m->bounds, bounds, (size_t)nbounds * sizeof *bounds);
             m->name = strdup(name);
@@ -277,9 +282,9 @@ static inline uint64_t *cell_of(uint32_t cell)
     return &chunk[cell % CHUNK_CELLS];
 }
 
-__attribute__((noinline)) static void counter_add_slow(scry_metric_t *m, unsigned long long n)
+__attribute__((noinline)) static void counter_add_slow(uint32_t cell, unsigned long long n)
 {
-    uint64_t *c = cell_of(m->cell);
+    uint64_t *c = cell_of(cell);
     if (c) __atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
 }
 
@@ -287,13 +292,14 @@ __attribute__((noinline)) static void counter_add_slow(scry_metric_t *m, unsigne
 __attribute__((optimize("omit-frame-pointer"))) void scry_counter_add(scry_metric_t *m,
                                                                       unsigned long long n)
 {
-    if (!m || m->kind != SCRY_COUNTER) return;
-    uint64_t *chunk = cells[m->cell / CHUNK_CELLS];
+    if (!m) return;
+    uint32_t cell = m->add_cell;
+    uint64_t *chunk = cells[cell / CHUNK_CELLS];
     if (!LIKELY(chunk)) {
-        counter_add_slow(m, n);
+        counter_add_slow(cell, n);
         return;
     }
-    uint64_t *c = &chunk[m->cell % CHUNK_CELLS];
+    uint64_t *c = &chunk[cell % CHUNK_CELLS];
     __atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
 }
 
