@@ -68,9 +68,11 @@ static void header(FILE *f, const char *fam, const char *help, scry_metric_kind_
     static const char *const types[] = {"counter", "gauge", "histogram"};
     /* Prometheus 0.0.4 names the counter by its sample name; OpenMetrics by its family. */
     const char *suffix = kind == SCRY_COUNTER && !om ? "_total" : "";
+    if (om) fprintf(f, "# TYPE %s %s\n", fam, types[kind]); /* OpenMetrics: TYPE first */
     fprintf(f, "# HELP %s%s ", fam, suffix);
     help_text(f, help);
-    fprintf(f, "\n# TYPE %s%s %s\n", fam, suffix, types[kind]);
+    fputc('\n', f);
+    if (!om) fprintf(f, "# TYPE %s%s %s\n", fam, suffix, types[kind]);
 }
 
 /* One family member's samples. labels: `k="v",...` or "". */
@@ -92,6 +94,8 @@ static void samples(FILE *f, const char *fam, const char *labels, const scry_met
             fprintf(f, "%s_bucket{%s%sle=\"", fam, labels, *labels ? "," : "");
             char b_[32];
             shortest(v->bounds[b], b_, sizeof b_);
+            /* OpenMetrics' canonical le has a decimal point: "1.0", not "1" */
+            if (!strpbrk(b_, ".eEn")) strcat(b_, ".0");
             fputs(b < v->nbuckets ? b_ : "+Inf", f);
             fprintf(f, "\"} %llu\n", cum);
         }
