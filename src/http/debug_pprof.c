@@ -254,7 +254,7 @@ static void index_page(scry__reply_t *r)
         text(r, 500, "scry: cannot write the index\n");
         return;
     }
-    fprintf(f, "<html>\n<head>\n<title>/debug/pprof/</title>\n<style>\n"
+    fprintf(f, "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>/debug/pprof/</title>\n<style>\n"
                ".profile-name{display:inline-block; width:6rem;}\n</style>\n</head>\n<body>\n"
                "/debug/pprof/\n<br>\n<p>Set debug=1 as a query parameter to export in legacy "
                "text format</p>\n<br>\nTypes of profiles available:\n<table>\n"
@@ -272,20 +272,23 @@ static void index_page(scry__reply_t *r)
         /* Go counts records; scry counts threads, and says which profiles run. */
         char count[32];
         snprintf(count, sizeof count, "%d", nthreads);
+        const scry__profile_t *twin = !strcmp(name, "heap")     ? scry__profile_find("allocs")
+                                      : !strcmp(name, "allocs") ? scry__profile_find("heap")
+                                                                : p;
         const char *state = !strcmp(name, "cmdline")                                 ? ""
                             : !strcmp(name, "threads") || !strcmp(name, "goroutine") ? count
-                            : p && p->start && p->running()                          ? "running"
+                            : p && p->start && (p->running() || twin->running())     ? "running"
                             : !strcmp(name, "profile") || !strcmp(name, "wall")      ? "on request"
                                                                                      : "off";
         const char *q = !strcmp(name, "threads") || !strcmp(name, "goroutine") ? "?debug=1" : "";
         fprintf(f, "<tr><td>%s</td><td><a href='%s%s'>%s</a></td></tr>\n", state, name, q, name);
     }
-    fprintf(f, "</table>\n<a href=\"goroutine?debug=2\">full thread stack dump</a>\n<br>\n<p>\n"
-               "Profile Descriptions:\n<ul>\n");
+    fprintf(f, "</table>\n<a href=\"goroutine?debug=2\">full thread stack dump</a>\n<br>\n"
+               "<p>Profile Descriptions:</p>\n<ul>\n");
     for (size_t i = 0; i < sizeof index_rows / sizeof index_rows[0]; i++)
         fprintf(f, "<li><div class=profile-name>%s: </div> %s</li>\n", index_rows[i].path,
                 index_rows[i].what);
-    fprintf(f, "</ul>\n</p>\n</body>\n</html>\n");
+    fprintf(f, "</ul>\n</body>\n</html>\n");
     fclose(f);
     r->status = 200;
     r->content_type = "text/html; charset=utf-8";
