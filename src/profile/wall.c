@@ -11,11 +11,13 @@
  *  - a thread that entered a wait since publishes its stack (sleeps, polls)
  *    or is asked for it by signal (locks and condition variables, which a
  *    signal does not disturb);
- *  - any other thread has its CPU clock read (one system call): if it used
- *    less than IDLE_CPU_NS since its last sample it is blocked somewhere scry
- *    does not see (read, a raw futex) and is credited its last stack,
- *    off-cpu; otherwise it is signalled for its stack, and it is on-cpu
- *    unless its handler found it blocked in a system call.
+ *  - any other thread whose last sample found it blocked has its CPU clock
+ *    read (one system call): if it used less than IDLE_CPU_NS since, it is
+ *    still blocked somewhere scry does not see (read, a raw futex) and is
+ *    credited its last stack, off-cpu;
+ *  - the others (running at the last sample, or running since) are
+ *    signalled for their stacks, and are on-cpu unless the handler found
+ *    them blocked in a system call.
  * So idle threads cost a few loads per tick (in a wait scry knows) or one
  * system call (elsewhere), never a signal: async-profiler's batch idea.
  *
@@ -184,7 +186,10 @@ static void tick(int64_t elapsed)
                 owe(t, intern(frames, v.nframes), 0, elapsed);
                 continue;
             }
-        } else if (t->wall.stack && g == t->wall.gen) {
+        } else if (t->wall.stack && !t->wall.on_cpu && g == t->wall.gen) {
+            /* Only after a sample that found it blocked: a thread last seen
+             * running that stopped using the CPU blocked somewhere since,
+             * and is asked once more, for where. */
             int64_t cpu = clock_ns(thread_clock(t->tid));
             if (cpu - t->wall.cpu_ns < IDLE_CPU_NS) {
                 owe(t, t->wall.stack, 0, elapsed); /* has not run: blocked */
