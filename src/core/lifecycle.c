@@ -157,6 +157,7 @@ static void postfork_parent(void)
 
 static void postfork_child(void)
 {
+    scry__http_postfork_child();
     scry__user_metrics_postfork_child();
     scry__stacktab_postfork_child();
     scry__aggregator_postfork_child();

@@ -303,6 +303,19 @@ void scry__http_stop(void)
     }
 }
 
+/* The server's threads did not cross the fork: the child forgets the
+ * daemon (it cannot be stopped without them) and lets go of the listening
+ * socket, so the parent keeps the port to itself. */
+void scry__http_postfork_child(void)
+{
+    if (!daemon_) return;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_LISTEN_FD);
+    if (info && info->listen_fd >= 0) close(info->listen_fd);
+    daemon_ = NULL;
+    port = 0;
+    pthread_mutex_init(&lock, NULL);
+}
+
 int scry__http_port(void)
 {
     return port;

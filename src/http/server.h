@@ -17,6 +17,8 @@
 /* 0, or a negative errno after saying why in one line. */
 int scry__http_start(const char *addr, const char *token);
 void scry__http_stop(void);
+/* In a fork child: the server stays the parent's. */
+void scry__http_postfork_child(void);
 /* The port the server listens on, 0 when it does not run. */
 int scry__http_port(void);
 
