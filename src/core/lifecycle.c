@@ -173,6 +173,14 @@ static void postfork_child(void)
                   (int)getpid());
 }
 
+/* SCRY_HTTP is inherited by the programs this one starts: only the root
+ * process (the one scry run started, or the first to load scry) serves. */
+static void start_http(void)
+{
+    if (scry__config.http[0] && getpid() == scry__config.root_pid)
+        scry__http_start(scry__config.http, scry__config.http_token);
+}
+
 __attribute__((constructor)) static void scry_init(void)
 {
     scry__config_load();
@@ -182,17 +190,18 @@ __attribute__((constructor)) static void scry_init(void)
     out_dir_given = getenv("SCRY_OUT") != NULL;
     scry__aggregator_on_request(on_request);
     scry__traceback_init();
-    if (!scry__config.profiles) {
-        if (scry__config.http[0]) scry__http_start(scry__config.http, scry__config.http_token);
-        return;
-    }
+    if (!scry__config.profiles && !scry__config.http[0]) return;
 
     /* Processes exec'ed from this one inherit the preload: tell them who
-     * the root is, so only this process writes <name>.pb.gz. */
+     * the root is, so only this process writes <name>.pb.gz and serves. */
     if (!getenv("SCRY_ROOT_PID")) {
         char pid[16];
         snprintf(pid, sizeof pid, "%d", (int)getpid());
         setenv("SCRY_ROOT_PID", pid, 0);
+    }
+    if (!scry__config.profiles) {
+        start_http();
+        return;
     }
     for (int i = 0; scry__profiles[i]; i++) {
         if (!auto_started(scry__profiles[i])) continue;
@@ -203,7 +212,7 @@ __attribute__((constructor)) static void scry_init(void)
     }
     scry__signal_claim(SIGTERM, on_term, SCRY__CLAIM_YIELD);
     scry__signal_claim(SIGINT, on_term, SCRY__CLAIM_YIELD);
-    if (scry__config.http[0]) scry__http_start(scry__config.http, scry__config.http_token);
+    start_http();
 }
 
 __attribute__((destructor)) static void scry_fini(void)
