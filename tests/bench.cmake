@@ -1,0 +1,1 @@
+scry_shell_test(bench_quick bench/quick.sh)
