@@ -84,14 +84,14 @@ SCRY_EXPORT int scry_profile_start(const char *name)
 {
     const scry__profile_t *p;
     int rc = lookup(name, &p);
-    return rc < 0 ? rc : p->start();
+    return rc < 0 ? rc : scry__profile_start(p);
 }
 
 SCRY_EXPORT int scry_profile_stop(const char *name)
 {
     const scry__profile_t *p;
     int rc = lookup(name, &p);
-    return rc < 0 ? rc : p->stop();
+    return rc < 0 ? rc : scry__profile_stop(p);
 }
 
 SCRY_EXPORT int scry_profile_write(const char *name, const char *path)

@@ -85,7 +85,7 @@ static void write_at_exit(void)
         const scry__profile_t *p = scry__profiles[i];
         int running = p->running();
         if (!auto_started(p) && !(running && out_dir_given)) continue;
-        if (running) p->stop();
+        if (running) scry__profile_stop(p);
         make_dirs(scry__config.out_dir);
         char path[PATH_MAX + 64];
         if (pid == scry__config.root_pid)
@@ -205,7 +205,7 @@ __attribute__((constructor)) static void scry_init(void)
     }
     for (int i = 0; scry__profiles[i]; i++) {
         if (!auto_started(scry__profiles[i])) continue;
-        int rc = scry__profiles[i]->start();
+        int rc = scry__profile_start(scry__profiles[i]);
         if (rc < 0 && rc != -EALREADY)
             scry__log("could not start the %s profile: %s; the program runs without it",
                       scry__profiles[i]->name, scry_strerror(rc));

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/threads.h"
+
 #define BLOCK 4096u
 #define NBLOCKS (SCRY__STACKTAB_MAX / BLOCK)
 #define CHUNK (64u * 1024u)
@@ -91,6 +93,9 @@ uint32_t scry__stacktab_intern(const uintptr_t *frames, uint32_t n)
 {
     uint32_t h = hash_frames(frames, n);
     uint32_t id = SCRY__STACK_NONE;
+    /* What the table allocates under its lock is scry's: never a heap
+     * sample, which would intern a stack here again. */
+    scry__tls.busy++;
     pthread_mutex_lock(&lock);
     uint32_t cnt = atomic_load_explicit(&count, memory_order_relaxed);
     if (index_cap) {
@@ -121,6 +126,7 @@ uint32_t scry__stacktab_intern(const uintptr_t *frames, uint32_t n)
     atomic_store_explicit(&count, cnt + 1, memory_order_release);
 out:
     pthread_mutex_unlock(&lock);
+    scry__tls.busy--;
     return id;
 }
 

@@ -110,7 +110,7 @@ static void timed(const char *name, const char *var, scry__get_fn get, void *con
     long secs = number(get, conn, "seconds", 30, 1, MAX_SECONDS, r);
     if (secs < 0) return;
     const scry__profile_t *p = scry__profile_find(name);
-    int rc = p->start();
+    int rc = scry__profile_start(p);
     if (rc == -EALREADY) {
         text(r, 409,
              "scry: the %s profile is already running (another request, %s or the API); "
@@ -123,7 +123,7 @@ static void timed(const char *name, const char *var, scry__get_fn get, void *con
         return;
     }
     sleep_s(secs);
-    p->stop();
+    scry__profile_stop(p);
     write_profile(p, name, r);
 }
 

@@ -25,6 +25,10 @@ const scry__profile_t *scry__profile_find(const char *name);
 /* Every implemented profile, NULL-terminated. */
 extern const scry__profile_t *const scry__profiles[];
 
+/* p->start() and p->stop() as scry's own work (nothing they allocate is
+ * sampled). Every caller outside the profile modules goes through these. */
+int scry__profile_start(const scry__profile_t *p);
+int scry__profile_stop(const scry__profile_t *p);
 /* Writes profile p to fd (not closed), as scry's own work: what it
  * allocates is not sampled. 0 or a negative errno. */
 int scry__profile_write_fd(const scry__profile_t *p, int fd);

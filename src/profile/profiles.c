@@ -29,6 +29,26 @@ const scry__profile_t *scry__profile_find(const char *name)
     return NULL;
 }
 
+/* Starting and stopping allocate (tables, threads, the first stacks) and
+ * take scry's locks: as scry's own work, so that no heap sample is taken
+ * inside them (a sample interns its stack: the stack table's lock, maybe
+ * held already by the start). */
+int scry__profile_start(const scry__profile_t *p)
+{
+    scry__tls.busy++;
+    int rc = p->start();
+    scry__tls.busy--;
+    return rc;
+}
+
+int scry__profile_stop(const scry__profile_t *p)
+{
+    scry__tls.busy++;
+    int rc = p->stop();
+    scry__tls.busy--;
+    return rc;
+}
+
 int scry__profile_write_fd(const scry__profile_t *p, int fd)
 {
     /* Writing allocates a lot (symbols, encoding): none of it is the
