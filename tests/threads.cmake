@@ -26,5 +26,16 @@ if(SCRY_SANITIZE)
 endif()
 set_property(TEST threads_traceback APPEND PROPERTY ENVIRONMENT "SCRY_PRELOAD_FIRST=")
 scry_shell_test(threads_exec threads/exec.sh)
+# Every profile at once, heap included: a copy of threads_truth that the
+# sanitizer build leaves uninstrumented (its allocator would hide malloc from
+# scry, as in the heap tests).
+add_executable(threads_truth_plain threads/threads_truth.c)
+target_compile_options(threads_truth_plain PRIVATE -O2 -g -fno-omit-frame-pointer)
+target_link_libraries(threads_truth_plain PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
+if(SCRY_SANITIZE)
+  target_compile_options(threads_truth_plain PRIVATE -fno-sanitize=all)
+  target_link_options(threads_truth_plain PRIVATE -fno-sanitize=all)
+endif()
 scry_shell_test(threads_all_profiles threads/all_profiles.sh)
 set_tests_properties(threads_all_profiles PROPERTIES RUN_SERIAL TRUE)
+set_property(TEST threads_all_profiles APPEND PROPERTY ENVIRONMENT "SCRY_PRELOAD_FIRST=")
