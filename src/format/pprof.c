@@ -412,7 +412,7 @@ static uint64_t location_id(build_t *b, scry__symbolizer_t *sym, uintptr_t addr)
 int scry__pprof_write_fd(scry__pprof_t *p, int fd)
 {
     if (p->failed) return -ENOMEM;
-    scry__symbolizer_t *sym = scry__symbolizer_new();
+    scry__symbolizer_t *sym = scry__symbolizer_acquire();
     if (!sym) return -ENOMEM;
     build_t b;
     memset(&b, 0, sizeof b);
@@ -577,6 +577,6 @@ out:
     u64map_free(&b.loc_of_addr);
     u64map_free(&b.fn_index);
     strtab_free(&b.strs);
-    scry__symbolizer_free(sym);
+    scry__symbolizer_release(sym);
     return rc;
 }

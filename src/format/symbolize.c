@@ -12,8 +12,11 @@
 #include "format/symbolize.h"
 
 #include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +98,8 @@ static void read_build_ids(scry__symbolizer_t *s)
         if (n <= 0) continue;
         char *hex = malloc((size_t)n * 2 + 1);
         if (!hex) continue;
-        for (int k = 0; k < n; k++) sprintf(hex + 2 * k, "%02x", bits[k]);
+        for (int k = 0; k < n; k++)
+            sprintf(hex + 2 * k, "%02x", bits[k]);
         const char *kept = keep(s, hex);
         if (kept) s->maps[i].build_id = kept;
     }
@@ -105,8 +109,8 @@ scry__symbolizer_t *scry__symbolizer_new(void)
 {
     scry__symbolizer_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    s->demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT,
-                                                                         "__cxa_demangle");
+    s->demangle =
+        (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT, "__cxa_demangle");
     read_maps(s);
     s->dwfl = dwfl_begin(&callbacks);
     if (s->dwfl) {
@@ -125,7 +129,8 @@ void scry__symbolizer_free(scry__symbolizer_t *s)
 {
     if (!s) return;
     if (s->dwfl) dwfl_end(s->dwfl);
-    for (size_t i = 0; i < s->nstrings; i++) free(s->strings[i]);
+    for (size_t i = 0; i < s->nstrings; i++)
+        free(s->strings[i]);
     free(s->strings);
     free(s->maps);
     free(s);
@@ -235,8 +240,7 @@ int scry__symbolize(scry__symbolizer_t *s, uintptr_t addr, scry__frame_t *out, i
         if (dwarf_attr(&cur, DW_AT_call_file, &a) && dwarf_formudata(&a, &w) == 0 && files &&
             w < nfiles)
             file = dwarf_filesrc(files, w, NULL, NULL);
-        if (dwarf_attr(&cur, DW_AT_call_line, &a) && dwarf_formudata(&a, &w) == 0)
-            line = (int)w;
+        if (dwarf_attr(&cur, DW_AT_call_line, &a) && dwarf_formudata(&a, &w) == 0) line = (int)w;
         Dwarf_Die *chain = NULL;
         int nchain = dwarf_getscopes_die(&cur, &chain);
         have = 0;
@@ -264,4 +268,54 @@ int scry__symbolize(scry__symbolizer_t *s, uintptr_t addr, scry__frame_t *out, i
         n = out[0].name ? 1 : 0;
     }
     return n;
+}
+
+/* ---- the shared symbolizer ----
+ *
+ * Building a symbolizer (libdw reading every module's debug information) is
+ * most of what writing a profile costs: about 150 ms for a live
+ * /debug/pprof/goroutine fetch. One is kept and reused while no library
+ * was loaded or unloaded (glibc counts both, in dl_iterate_phdr), by one
+ * user at a time; a second user meanwhile gets a private one. */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static scry__symbolizer_t *shared;
+static unsigned long long shared_adds, shared_subs;
+
+static int load_counts(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    unsigned long long *c = arg;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+        c[0] = info->dlpi_adds;
+        c[1] = info->dlpi_subs;
+    }
+    return 1; /* the counters are the same in every entry */
+}
+
+scry__symbolizer_t *scry__symbolizer_acquire(void)
+{
+    /* Busy (another write, or a crash report while one was going on):
+     * a private one rather than a wait. */
+    if (pthread_mutex_trylock(&shared_lock) != 0) return scry__symbolizer_new();
+    unsigned long long c[2] = {0, 0};
+    dl_iterate_phdr(load_counts, c);
+    if (shared && (c[0] != shared_adds || c[1] != shared_subs || !c[0])) {
+        scry__symbolizer_free(shared);
+        shared = NULL;
+    }
+    if (!shared) {
+        shared = scry__symbolizer_new();
+        shared_adds = c[0];
+        shared_subs = c[1];
+    }
+    if (!shared) pthread_mutex_unlock(&shared_lock);
+    return shared;
+}
+
+void scry__symbolizer_release(scry__symbolizer_t *s)
+{
+    if (!s) return;
+    if (s == shared)
+        pthread_mutex_unlock(&shared_lock);
+    else
+        scry__symbolizer_free(s);
 }

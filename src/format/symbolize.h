@@ -34,6 +34,11 @@ typedef struct scry__symbolizer scry__symbolizer_t;
 /* NULL when out of memory; libdw failures leave a symbolizer that knows the
  * mappings but no names. */
 scry__symbolizer_t *scry__symbolizer_new(void);
+/* The process's shared symbolizer, rebuilt when a library was loaded or
+ * unloaded since, held until release; while another user holds it, a
+ * private one (freed by release). NULL when out of memory. */
+scry__symbolizer_t *scry__symbolizer_acquire(void);
+void scry__symbolizer_release(scry__symbolizer_t *s);
 void scry__symbolizer_free(scry__symbolizer_t *s);
 
 /* The executable mappings, sorted by address. */

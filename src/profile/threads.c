@@ -315,7 +315,7 @@ void scry__tdump_print(const scry__tdump_t *d, int fd)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return;
-    scry__symbolizer_t *sym = scry__symbolizer_new();
+    scry__symbolizer_t *sym = scry__symbolizer_acquire();
     for (int i = 0; i < d->n; i++) {
         const scry__tdump_thread_t *t = &d->t[i];
         char what[128];
@@ -327,7 +327,7 @@ void scry__tdump_print(const scry__tdump_t *d, int fd)
             fprintf(f, "\t(stack unavailable: %s)\n", t->no_stack ? t->no_stack : "unknown");
         fputc('\n', f);
     }
-    if (sym) scry__symbolizer_free(sym);
+    scry__symbolizer_release(sym);
     flush_to(f, &buf, &len, fd);
 }
 
@@ -374,7 +374,7 @@ void scry__tdump_print_grouped(const scry__tdump_t *d, int fd)
         }
     }
     qsort(groups, (size_t)ng, sizeof *groups, by_count); /* stable enough: ties keep stack order */
-    scry__symbolizer_t *sym = scry__symbolizer_new();
+    scry__symbolizer_t *sym = scry__symbolizer_acquire();
     int self = sym ? own_mapping(sym) : -1;
     fprintf(f, "threads profile: total %d\n", d->n);
     for (int g = 0; g < ng; g++) {
@@ -409,7 +409,7 @@ void scry__tdump_print_grouped(const scry__tdump_t *d, int fd)
         }
         fprintf(f, "\n\n");
     }
-    if (sym) scry__symbolizer_free(sym);
+    scry__symbolizer_release(sym);
     free(order);
     free(groups);
     flush_to(f, &buf, &len, fd);
