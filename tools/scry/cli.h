@@ -15,6 +15,11 @@ int scry_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ..
 /* The usage error for what getopt_long returned as ':' (a missing value)
  * or '?' (an unknown option), worded the same by every subcommand. */
 int scry_cli_option_error(const char *cmd, const char *usage, int c, char **argv);
+/* After the options: exactly one profile file (argv[optind]), loaded into
+ * *out. 0; 2 after a usage error; 1 after "<prefix><path>: <what>". */
+struct scry_pprof;
+int scry_cli_load_profile(const char *cmd, const char *usage, const char *prefix, int argc,
+                          char **argv, struct scry_pprof **out);
 int scry_cmd_top(int argc, char **argv);
 int scry_cmd_threads(int argc, char **argv);
 /* After `scry run`: the exact heap totals of the heap or allocs profile at

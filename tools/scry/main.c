@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pprof_read.h"
 
 static const char usage[] =
     "usage: scry <command> [arguments]\n"
@@ -41,6 +42,21 @@ int scry_cli_option_error(const char *cmd, const char *usage_text, int c, char *
     /* getopt's optopt is 0 for an unknown long option */
     if (optopt) return scry_cli_usage_error(cmd, usage_text, "unknown option '-%c'", optopt);
     return scry_cli_usage_error(cmd, usage_text, "unknown option '%s'", argv[optind - 1]);
+}
+
+int scry_cli_load_profile(const char *cmd, const char *usage_text, const char *prefix, int argc,
+                          char **argv, scry_pprof_t **out)
+{
+    if (optind >= argc) return scry_cli_usage_error(cmd, usage_text, "no profile file given");
+    if (optind + 1 < argc)
+        return scry_cli_usage_error(cmd, usage_text, "one profile file at a time ('%s' is extra)",
+                                    argv[optind + 1]);
+    char err[512];
+    if (scry_pprof_load(argv[optind], out, err, sizeof err) < 0) {
+        fprintf(stderr, "%s%s\n", prefix, err);
+        return 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -365,17 +365,10 @@ int scry_cmd_threads(int argc, char **argv)
         default: return scry_cli_option_error("threads", usage, c, argv);
         }
     }
-    if (optind >= argc) return bad("no profile file given");
-    if (optind + 1 < argc)
-        return bad("one profile file at a time ('%s' is extra)", argv[optind + 1]);
-    const char *path = argv[optind];
-
-    char err[512];
     scry_pprof_t *p;
-    if (scry_pprof_load(path, &p, err, sizeof err) < 0) {
-        fprintf(stderr, "scry threads: %s\n", err);
-        return 1;
-    }
+    int loaded = scry_cli_load_profile("threads", usage, "scry threads: ", argc, argv, &p);
+    if (loaded) return loaded;
+    const char *path = argv[optind];
     const Perftools__Profiles__Profile *m = p->pb;
     int idx = -1;
     for (size_t i = 0; i < m->n_sample_type && idx < 0; i++)

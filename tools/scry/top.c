@@ -298,17 +298,10 @@ int scry_cmd_top(int argc, char **argv)
         default: return scry_cli_option_error("top", usage, c, argv);
         }
     }
-    if (optind >= argc) return bad("no profile file given");
-    if (optind + 1 < argc)
-        return bad("one profile file at a time ('%s' is extra)", argv[optind + 1]);
-    const char *path = argv[optind];
-
-    char err[512];
     scry_pprof_t *p;
-    if (scry_pprof_load(path, &p, err, sizeof err) < 0) {
-        fprintf(stderr, "scry: %s\n", err);
-        return 1;
-    }
+    int rc = scry_cli_load_profile("top", usage, "scry: ", argc, argv, &p);
+    if (rc) return rc;
+    const char *path = argv[optind];
     const Perftools__Profiles__Profile *m = p->pb;
     if (m->n_sample_type == 0) {
         fprintf(stderr, "scry: %s: the profile has no sample types, so nothing to show\n", path);
