@@ -39,7 +39,7 @@ for c in configs:
     if not any(l.startswith(f"| {c} |") for l in md):
         bad.append(f"overhead.md: no row for {c}")
 rows = list(csv.DictReader(open(f"{out}/runs.csv")))
-want = ["workload", "config", "repetition", "status", "measure", "unit", "cpu_seconds", "rps", "p50_ms", "p99_ms"]
+want = ["workload", "config", "repetition", "status", "measure", "unit", "cpu_seconds", "wall_seconds", "rps", "p50_ms", "p99_ms"]
 if not rows or list(rows[0].keys()) != want:
     bad.append(f"runs.csv: columns {list(rows[0].keys()) if rows else None}, want {want}")
 if len(rows) != runs * len(configs):
