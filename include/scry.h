@@ -178,6 +178,67 @@ SCRY_API void scry_gauge_set(scry_metric_t *m, double v);
 SCRY_API void scry_gauge_add(scry_metric_t *m, double delta);
 SCRY_API void scry_histogram_observe(scry_metric_t *m, double v);
 
+/* ---- Tracing ------------------------------------------------------------
+ * A runtime trace (Go's runtime/trace): time-stamped events of every
+ * thread (lock waits and the wake-ups that end them, sleeps and blocking
+ * I/O, CPU samples while the CPU profile runs, large allocations, thread
+ * names) and the program's own tasks, regions and log messages, written in
+ * Perfetto's format: open it at https://ui.perfetto.dev, or summarize it
+ * with `scry trace FILE`. Recording costs a few nanoseconds per event; with
+ * no trace running every function below returns at once. */
+
+/* Streams a trace to path until scry_trace_stop (or exit). -EBUSY while
+ * another trace is being written. */
+SCRY_API int scry_trace_start(const char *path);
+SCRY_API int scry_trace_stop(void);
+/* 1 while events are recorded (a trace or the flight recorder runs). */
+SCRY_API int scry_trace_enabled(void);
+
+/* The flight recorder (Go's trace.FlightRecorder): keeps at least the last
+ * `seconds` of events in memory, in at most max_bytes (0: 32 MiB), and
+ * writes them on demand: scry_flight_write, SIGUSR2 (to
+ * SCRY_OUT/flight.<pid>.<n>.pftrace), or a crash. */
+SCRY_API int scry_flight_start(double seconds, size_t max_bytes);
+SCRY_API int scry_flight_stop(void);
+SCRY_API int scry_flight_write(const char *path);
+
+/* Tasks (Go's trace.NewTask): a logical operation that may cross threads.
+ * scry_task_begin starts one, a child of the calling thread's current task,
+ * and makes it the thread's current task; regions and logs of a thread
+ * belong to its current task. Carry the id to another thread and
+ * scry_task_adopt it there. 0 is "no task" (what begin returns while
+ * nothing is recorded). */
+typedef unsigned long long scry_task_t;
+SCRY_API scry_task_t scry_task_begin(const char *type);
+SCRY_API void scry_task_end(scry_task_t task);
+/* Makes task the calling thread's current task; returns the previous one. */
+SCRY_API scry_task_t scry_task_adopt(scry_task_t task);
+SCRY_API scry_task_t scry_task_current(void);
+
+/* Regions (Go's trace.StartRegion): an interval of one thread; regions
+ * nest, and end innermost first. */
+SCRY_API void scry_region_begin(const char *type);
+SCRY_API void scry_region_end(void);
+
+/* Log messages (Go's trace.Log, trace.Logf), of the current task. */
+SCRY_API void scry_log(const char *category, const char *message);
+SCRY_API void scry_logf(const char *category, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#if defined(__GNUC__)
+/* SCRY_REGION("parse"); makes the rest of the enclosing block a region. */
+static inline void scry__region_cleanup(int *unused)
+{
+    (void)unused;
+    scry_region_end();
+}
+#define SCRY__CAT2(a, b) a##b
+#define SCRY__CAT(a, b) SCRY__CAT2(a, b)
+#define SCRY_REGION(type)                                                                          \
+    __attribute__((cleanup(scry__region_cleanup), unused)) int SCRY__CAT(scry__region_, __LINE__) = \
+        (scry_region_begin(type), 0)
+#endif
+
 /* A message for a value returned by any function above. */
 SCRY_API const char *scry_strerror(int err);
 

@@ -107,8 +107,10 @@ int scry__aggregator_start(void)
     if (rc != 0) return -rc;
     /* Wait until it has marked itself internal, so that a scan of
      * /proc/self/task that follows never mistakes it for the program's. */
+    scry__tls.busy++; /* scry's own wait: not the program's to trace or profile */
     while (sem_wait(&ready) < 0 && errno == EINTR) {
     }
+    scry__tls.busy--;
     pthread_setname_np(thread, "scry-aggregator");
     running = 1;
     return 0;

@@ -18,7 +18,9 @@
 
 scry__config_t scry__config = {
     .cpu_hz = SCRY_CPU_HZ_DEFAULT, .heap_rate = SCRY_HEAP_RATE_DEFAULT,
-    .block_rate = 1, .mutex_fraction = 1, .wall_hz = SCRY_WALL_HZ_DEFAULT, .out_dir = "scry-out"};
+    .block_rate = 1, .mutex_fraction = 1, .wall_hz = SCRY_WALL_HZ_DEFAULT, .out_dir = "scry-out",
+    .flight_max_bytes = 32u << 20, .trace_buffer = 16u << 20, .trace_alloc_min = 1u << 20,
+    .trace_syscall_ns = 10000};
 
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
@@ -28,6 +30,41 @@ static int parse_int(const char *s, long lo, long hi, long *out)
     if (errno || end == s || *end || v < lo || v > hi) return -1;
     *out = v;
     return 0;
+}
+
+/* A byte count: digits with an optional K, M or G (powers of 1024). */
+static int parse_bytes(const char *s, size_t lo, size_t hi, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-') return -1;
+    int shift = 0;
+    if (*end == 'K' || *end == 'k') shift = 10, end++;
+    else if (*end == 'M' || *end == 'm') shift = 20, end++;
+    else if (*end == 'G' || *end == 'g') shift = 30, end++;
+    if (*end || v > (hi >> shift)) return -1;
+    v <<= shift;
+    if (v < lo || v > hi) return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static void load_flight(const char *v)
+{
+    char *end;
+    errno = 0;
+    double secs = strtod(v, &end);
+    size_t max = scry__config.flight_max_bytes;
+    if (errno || end == v || !(secs >= 0.1 && secs <= 3600) ||
+        (*end && (*end != ',' || parse_bytes(end + 1, 1u << 20, (size_t)1 << 40, &max) < 0))) {
+        scry__log("SCRY_FLIGHT=\"%s\" is not SECONDS[,MAXBYTES] (0.1 to 3600 seconds, 1M to 1T "
+                  "bytes); no flight recorder",
+                  v);
+        return;
+    }
+    scry__config.flight_seconds = secs;
+    scry__config.flight_max_bytes = max;
 }
 
 static void load_profiles(const char *s)
@@ -113,6 +150,42 @@ void scry__config_load(void)
                       sizeof scry__config.http_token - 1);
         else
             snprintf(scry__config.http_token, sizeof scry__config.http_token, "%s", v);
+    }
+    if ((v = getenv("SCRY_TRACE")) && *v) {
+        if (strlen(v) >= sizeof scry__config.trace_path - 16)
+            scry__log("SCRY_TRACE is too long; no trace");
+        else
+            snprintf(scry__config.trace_path, sizeof scry__config.trace_path, "%s", v);
+    }
+    if ((v = getenv("SCRY_FLIGHT")) && *v) load_flight(v);
+    size_t z;
+    if ((v = getenv("SCRY_TRACE_BUFFER"))) {
+        if (parse_bytes(v, 256u << 10, (size_t)4 << 30, &z) == 0)
+            scry__config.trace_buffer = z;
+        else
+            scry__log("SCRY_TRACE_BUFFER=\"%s\" is not a byte count from 256K to 4G; using %zuM", v,
+                      scry__config.trace_buffer >> 20);
+    }
+    if ((v = getenv("SCRY_TRACE_ALLOC_MIN"))) {
+        if (parse_bytes(v, 1, (size_t)1 << 40, &z) == 0)
+            scry__config.trace_alloc_min = z;
+        else
+            scry__log("SCRY_TRACE_ALLOC_MIN=\"%s\" is not a byte count from 1 to 1T; using %zu", v,
+                      scry__config.trace_alloc_min);
+    }
+    if ((v = getenv("SCRY_TRACE_SYSCALL_NS"))) {
+        if (parse_int(v, 0, 1000000000000L, &n) == 0)
+            scry__config.trace_syscall_ns = n;
+        else
+            scry__log("SCRY_TRACE_SYSCALL_NS=\"%s\" is not a whole number of nanoseconds from 0 to "
+                      "10^12; using %ld",
+                      v, scry__config.trace_syscall_ns);
+    }
+    if ((v = getenv("SCRY_TRACE_STACKS")) && *v) {
+        if (!strcmp(v, "0") || !strcmp(v, "1"))
+            scry__config.trace_stacks = *v == '1';
+        else
+            scry__log("SCRY_TRACE_STACKS=\"%s\" is not 0 or 1; no stacks in the trace", v);
     }
     if ((v = getenv("SCRY_UNWIND"))) {
         if (!strcmp(v, "fp"))

@@ -15,6 +15,14 @@
  *                   SIGQUIT (and carry on, or exit) and on fatal signals (0)
  *   SCRY_HTTP       serve /debug/pprof/ on this address (http/server.h)
  *   SCRY_HTTP_TOKEN bearer token the server requires (needed off loopback)
+ *   SCRY_TRACE      write a runtime trace (Perfetto) to this file (trace/trace.h)
+ *   SCRY_FLIGHT     SECONDS[,MAXBYTES]: keep the last SECONDS of trace in
+ *                   memory, at most MAXBYTES (K, M, G suffixes; 32M)
+ *   SCRY_TRACE_BUFFER    bytes of per-thread trace buffers (16M)
+ *   SCRY_TRACE_ALLOC_MIN allocations traced from this size (1M)
+ *   SCRY_TRACE_SYSCALL_NS  I/O calls and sleeps shorter than this are not
+ *                   traced (10000: the ones that blocked, not every read)
+ *   SCRY_TRACE_STACKS 1: lock waits and traced allocations carry stacks (0)
  *   SCRY_ROOT_PID   set by `scry run`: the process that writes <name>.pb.gz;
  *                   every other process writes <name>.<pid>.pb.gz
  */
@@ -35,6 +43,13 @@ typedef struct {
     char http[128];       /* "" when no server is asked for */
     char http_token[256];
     int unwind;
+    char trace_path[PATH_MAX]; /* "" when no trace is asked for */
+    double flight_seconds;     /* 0: no flight recorder */
+    size_t flight_max_bytes;
+    size_t trace_buffer;
+    size_t trace_alloc_min;
+    long trace_syscall_ns;
+    int trace_stacks;
     char out_dir[PATH_MAX];
     pid_t root_pid;
 } scry__config_t;

@@ -12,6 +12,7 @@
  *     signal, so the program still dies of it with the usual status. A second
  *     signal before that is done kills at once, so a stuck write can never
  *     make a program unkillable.
+ * A trace being written (SCRY_TRACE) is finished first, at the same moments.
  * With SCRY_TRACEBACK, also on a fatal signal (core/traceback.c), after the
  * stacks are printed. _exit(), quick_exit() and exec write nothing.
  *
@@ -46,6 +47,7 @@
 #include "profile/heap.h"
 #include "profile/profile.h"
 #include "scry.h"
+#include "trace/trace.h"
 
 static pthread_mutex_t exit_lock = PTHREAD_MUTEX_INITIALIZER;
 static int exit_done;
@@ -80,6 +82,7 @@ static void write_at_exit(void)
         return;
     }
     exit_done = 1;
+    scry__trace_atexit(); /* the trace first: it shows the end of the program, not the writes */
     pid_t pid = getpid();
     for (int i = 0; scry__profiles[i]; i++) {
         const scry__profile_t *p = scry__profiles[i];
@@ -135,8 +138,10 @@ static void on_term(int sig, siginfo_t *si, void *uc)
 
 static void prefork(void)
 {
-    /* In lock order (see each header): the profiles' control locks, the
-     * stack requests, the registry, the aggregator, the stack table. */
+    /* In lock order (see each header): the tracer's control, the profiles'
+     * control locks, the stack requests, the registry, the aggregator, the
+     * stack table. */
+    scry__trace_prefork();
     for (int i = 0; scry__profiles[i]; i++) scry__profiles[i]->prefork();
     scry__stacks_lock();
     scry__threads_prefork();
@@ -153,6 +158,7 @@ static void postfork_parent(void)
     scry__threads_postfork_parent();
     scry__stacks_unlock();
     for (int i = 0; scry__profiles[i]; i++) scry__profiles[i]->postfork_parent();
+    scry__trace_postfork_parent();
 }
 
 static void postfork_child(void)
@@ -168,6 +174,9 @@ static void postfork_child(void)
         scry__profiles[i]->postfork_child();
         any |= scry__profiles[i]->running();
     }
+    /* Last: it switches the lock interposers' tracing off, under a lock the
+     * profiles' handlers above have just made usable again. */
+    scry__trace_postfork_child();
     if ((any || scry__config.traceback) && scry__aggregator_start() < 0)
         scry__log("could not start the aggregator in child %d; its samples may be dropped",
                   (int)getpid());
@@ -190,7 +199,8 @@ __attribute__((constructor)) static void scry_init(void)
     out_dir_given = getenv("SCRY_OUT") != NULL;
     scry__aggregator_on_request(on_request);
     scry__traceback_init();
-    if (!scry__config.profiles && !scry__config.http[0]) return;
+    int tracing = scry__config.trace_path[0] || scry__config.flight_seconds > 0;
+    if (!scry__config.profiles && !scry__config.http[0] && !tracing) return;
 
     /* Processes exec'ed from this one inherit the preload: tell them who
      * the root is, so only this process writes <name>.pb.gz and serves. */
@@ -199,7 +209,11 @@ __attribute__((constructor)) static void scry_init(void)
         snprintf(pid, sizeof pid, "%d", (int)getpid());
         setenv("SCRY_ROOT_PID", pid, 0);
     }
-    if (!scry__config.profiles) {
+    scry__trace_init();
+    /* SIGTERM's handler hands the trace's end to the aggregator thread. */
+    if (tracing && scry__aggregator_start() < 0)
+        scry__log("could not start scry's thread; a trace cut short by SIGTERM is not finished");
+    if (!scry__config.profiles && !tracing) {
         start_http();
         return;
     }

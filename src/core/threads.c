@@ -125,16 +125,19 @@ static void read_comm(pid_t tid, char name[16])
     if (name[n - 1] == '\n') name[n - 1] = 0;
 }
 
-void scry__thread_renamed(pthread_t handle, const char *name)
+pid_t scry__thread_renamed(pthread_t handle, const char *name)
 {
+    pid_t tid = 0;
     pthread_mutex_lock(&lock);
     for (int i = 0; i < count; i++) {
         if (all[i]->handle == handle && !all[i]->foreign) {
             snprintf(all[i]->name, sizeof all[i]->name, "%s", name);
+            tid = all[i]->tid;
             break;
         }
     }
     pthread_mutex_unlock(&lock);
+    return tid;
 }
 
 static void make_key(void)

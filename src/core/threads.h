@@ -108,8 +108,9 @@ void scry__threads_scan(void);
 uint64_t scry__threads_created(void);
 /* Stack bytes of the registered threads. */
 size_t scry__threads_stack_bytes(void);
-/* A thread's name changed (to name, at most 15 bytes kept). */
-void scry__thread_renamed(pthread_t handle, const char *name);
+/* A thread's name changed (to name, at most 15 bytes kept). Returns its
+ * tid, 0 when scry does not know it. */
+pid_t scry__thread_renamed(pthread_t handle, const char *name);
 /* Marks the calling thread as scry's own: never registered, never
  * profiled, skipped by scans (at most 256 at a time), until unmark. */
 void scry__threads_mark_internal(void);

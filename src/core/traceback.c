@@ -12,7 +12,8 @@
  * request to the aggregator thread, which takes the snapshot
  * (profile/threads.h), symbolizes and writes to stderr.
  *
- * Fatal signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT): the crashing
+ * Fatal signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT): the flight
+ * recorder, if it runs, writes its window first; then the crashing
  * thread unwinds itself into static memory, writes one line with write(2),
  * asks the aggregator to print its stack, every other thread's and to write
  * the profiles, and waits for that at most FATAL_WAIT_S (the heap may be
@@ -44,6 +45,7 @@
 #include "core/waits.h"
 #include "interpose/signal.h"
 #include "profile/threads.h"
+#include "trace/trace.h"
 
 #define FATAL_WAIT_S 10
 
@@ -196,6 +198,17 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
         die_as_intended(sig, si);
         return;
     }
+    /* Crashed in scry's own code? Then from here on this thread is scry's
+     * (libunwind's reads below must not be traced or published as waits). */
+    int in_scry = scry__tls.busy > 0;
+    scry__tls.busy++;
+    /* The flight recorder's window first: what led here. Not when the
+     * crash is in scry's own code (the writer may be what crashed). */
+    if (!in_scry) scry__trace_on_fatal_as_safe();
+    if (mode == SCRY__TRACEBACK_OFF) {
+        die_as_intended(sig, si);
+        return;
+    }
     fatal.sig = sig;
     fatal.code = si->si_code;
     fatal.addr = (uintptr_t)si->si_addr;
@@ -219,7 +232,7 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
     n = put_str(b, n, sizeof b, "\n");
     put_all(b, n);
 
-    if (scry__tls.busy || !scry__aggregator_alive()) {
+    if (in_scry || !scry__aggregator_alive()) {
         /* Crashed in scry's own code, or nobody to symbolize: addresses. */
         put_all("(scry cannot symbolize from here; raw frames)\n", 46);
         put_raw_frames();
@@ -261,9 +274,17 @@ void scry__traceback_init(void)
     }
     if (scry__signal_claim(SIGQUIT, on_quit, SCRY__CLAIM_YIELD) < 0)
         scry__log("SCRY_TRACEBACK: the program handles SIGQUIT itself; no traceback on SIGQUIT");
+    scry__fatal_claim();
+}
+
+void scry__fatal_claim(void)
+{
+    static atomic_flag claimed = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&claimed)) return;
     for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
         if (scry__signal_claim(fatal_signals[i], on_fatal, SCRY__CLAIM_YIELD) < 0)
-            scry__log("SCRY_TRACEBACK: the program handles %s itself; no traceback for it",
+            scry__log("the program handles %s itself; scry writes no traceback or flight "
+                      "recording for it",
                       signame(fatal_signals[i]));
 }
 

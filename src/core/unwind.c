@@ -31,6 +31,14 @@ static void regs(const ucontext_t *uc, uintptr_t *pc, uintptr_t *fp, uintptr_t *
 #endif
 }
 
+/* Above the highest user-space address (47 bits on x86-64; AArch64 may
+ * use up to 52). */
+#if defined(__x86_64__)
+#define USER_LIMIT ((uintptr_t)1 << 47)
+#else
+#define USER_LIMIT ((uintptr_t)1 << 52)
+#endif
+
 /* Follows the chain from frame fp; frames must lie in [lo, hi). */
 static uint32_t fp_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, uint32_t n,
                         uint32_t max)
@@ -39,7 +47,10 @@ static uint32_t fp_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out
         if (fp < lo || fp > hi - 2 * sizeof(uintptr_t) || (fp & (sizeof(uintptr_t) - 1))) break;
         const uintptr_t *frame = (const uintptr_t *)fp;
         uintptr_t next = frame[0], ret = frame[1];
-        if (ret < 4096) break;
+        /* A return address is in user space: a frame pointer that led into
+         * data (code built without frame pointers) yields text or a small
+         * number, and ends the walk here rather than a frame later. */
+        if (ret < 4096 || ret >= USER_LIMIT) break;
         out[n++] = ret - 1;
         if (next <= fp) break;
         fp = next;

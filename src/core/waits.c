@@ -22,6 +22,7 @@ const char *scry__wait_name(int kind)
         [SCRY__TW_SLEEP] = "sleep",
         [SCRY__TW_POLL] = "poll",
         [SCRY__TW_SIGNAL] = "signal wait",
+        [SCRY__TW_IO] = "IO wait",
         [SCRY__TW_EXEC] = "exec",
     };
     return kind > 0 && kind < SCRY__TW_COUNT ? names[kind] : "";

@@ -48,6 +48,7 @@ enum {
     SCRY__TW_SLEEP,
     SCRY__TW_POLL,
     SCRY__TW_SIGNAL,
+    SCRY__TW_IO,   /* read, write, recv, send, accept, connect (interpose/io.c) */
     SCRY__TW_EXEC, /* not a wait: a pending signal must not cross an exec */
     SCRY__TW_COUNT
 };

@@ -114,6 +114,12 @@ scry__symbolizer_t *scry__symbolizer_new(void)
     read_maps(s);
     s->dwfl = dwfl_begin(&callbacks);
     if (s->dwfl) {
+        /* libdw loads libdebuginfod (and libcurl, libcrypto) the first time
+         * a module has no local debug information, whatever DEBUGINFOD_URLS
+         * says. Have it happen now, not at a random later moment: the load
+         * changes dl_iterate_phdr's counters, which would make the shared
+         * symbolizer be thrown away and built again (megabytes). */
+        dwfl_get_debuginfod_client(s->dwfl);
         dwfl_report_begin(s->dwfl);
         if (dwfl_linux_proc_report(s->dwfl, getpid()) != 0 ||
             dwfl_report_end(s->dwfl, NULL, NULL) != 0) {
@@ -304,6 +310,8 @@ scry__symbolizer_t *scry__symbolizer_acquire(void)
     }
     if (!shared) {
         shared = scry__symbolizer_new();
+        /* Counted after: building it may itself load libraries (above). */
+        dl_iterate_phdr(load_counts, c);
         shared_adds = c[0];
         shared_subs = c[1];
     }

@@ -13,6 +13,8 @@
  *   /goroutine /threads    a snapshot of every thread: ?debug=0 pprof,
  *                          1 grouped by stack, 2 every thread (Go's texts)
  *   /cmdline               the command line, arguments separated by NUL
+ *   /trace?seconds=N       a runtime trace (Perfetto format) of the next N s
+ *                          (default 1, as Go); 409 while another is written
  *
  * Parameters are checked before anything starts: seconds is a whole number
  * from 1 to MAX_SECONDS, debug is 0, 1 or 2 where the endpoint has text
@@ -39,6 +41,7 @@
 #include "profile/profile.h"
 #include "profile/threads.h"
 #include "scry.h"
+#include "trace/trace.h"
 
 #define MAX_SECONDS 3600
 
@@ -66,8 +69,11 @@ static long number(scry__get_fn get, void *conn, const char *key, long def, long
     errno = 0;
     long n = strtol(v, &end, 10);
     if (!*v || *end || errno || n < lo || n > hi) {
-        text(r, 400, "scry: %s must be a whole number from %ld to %ld, not '%.64s'\n", key, lo, hi,
-             v);
+        if (lo == hi)
+            text(r, 400, "scry: %s can only be %ld here, not '%.64s'\n", key, lo, v);
+        else
+            text(r, 400, "scry: %s must be a whole number from %ld to %ld, not '%.64s'\n", key, lo,
+                 hi, v);
         return -1;
     }
     return n;
@@ -125,6 +131,42 @@ static void timed(const char *name, const char *var, scry__get_fn get, void *con
     sleep_s(secs);
     scry__profile_stop(p);
     write_profile(p, name, r);
+}
+
+/* /trace: a runtime trace of the next N seconds, streamed by the tracer's
+ * writer into the reply's memfd (trace/trace.h). */
+static void trace(scry__get_fn get, void *conn, scry__reply_t *r)
+{
+    if (number(get, conn, "debug", 0, 0, 0, r) < 0) return;
+    long secs = number(get, conn, "seconds", 1, 1, MAX_SECONDS, r);
+    if (secs < 0) return;
+    int fd = memfd(r);
+    if (fd < 0) return;
+    int w = dup(fd); /* the tracer closes its copy when the trace ends */
+    int rc = w < 0 ? -errno : scry__trace_stream_start(w);
+    if (rc == -EBUSY) {
+        close(fd);
+        text(r, 409,
+             "scry: a trace is already being written (another request, SCRY_TRACE or "
+             "scry_trace_start); ask again when it ends\n");
+        return;
+    }
+    if (rc < 0) {
+        close(fd);
+        text(r, 500, "scry: could not start a trace: %s\n", scry_strerror(rc));
+        return;
+    }
+    sleep_s(secs);
+    rc = scry__trace_stream_stop();
+    if (rc < 0) {
+        close(fd);
+        text(r, 500, "scry: the trace could not be written: %s\n", scry_strerror(rc));
+        return;
+    }
+    r->status = 200;
+    r->content_type = "application/octet-stream";
+    r->disposition = "trace.pftrace";
+    r->fd = fd;
 }
 
 /* /heap, /allocs, /mutex, /block: the running profile. */
@@ -241,6 +283,8 @@ static const struct {
     {"mutex", "Stack traces of holders of contended locks."},
     {"profile", "CPU profile. Add ?seconds=N (default 30). go tool pprof fetches it."},
     {"threads", "Stack traces of every thread, with their states. ?debug=1 or 2 for text."},
+    {"trace", "A trace of execution of the current program (Perfetto format: open it in "
+              "ui.perfetto.dev, or run scry trace FILE). ?seconds=N (default 1)."},
     {"wall", "Wall-clock profile of every thread, on and off CPU (fgprof's model). ?seconds=N."},
 };
 
@@ -278,6 +322,7 @@ static void index_page(scry__reply_t *r)
         const char *state = !strcmp(name, "cmdline")                                 ? ""
                             : !strcmp(name, "threads") || !strcmp(name, "goroutine") ? count
                             : p && p->start && (p->running() || twin->running())     ? "running"
+                            : !strcmp(name, "trace")                                 ? "on request"
                             : !strcmp(name, "profile") || !strcmp(name, "wall")      ? "on request"
                                                                                      : "off";
         const char *q = !strcmp(name, "threads") || !strcmp(name, "goroutine") ? "?debug=1" : "";
@@ -314,6 +359,8 @@ void scry__debug_pprof(const char *path, scry__get_fn get, void *conn, scry__rep
         threads(get, conn, r);
     else if (!strcmp(path, "cmdline"))
         cmdline(r);
+    else if (!strcmp(path, "trace"))
+        trace(get, conn, r);
     else
         text(r, 404, "scry: unknown profile '%.64s'; see /debug/pprof/\n", path);
 }

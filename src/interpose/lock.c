@@ -44,6 +44,7 @@
 
 #include "core/waits.h"
 #include "profile/contention.h"
+#include "trace/record.h"
 
 #define SCRY_EXPORT __attribute__((visibility("default")))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -188,7 +189,7 @@ static int boot_mutex_unlock(pthread_mutex_t *m)
         scry__thread_t *r_ = scry__wait_enter((kind), (obj));                                     \
         scry__wait_begin(&w_, (obj));                                                             \
         int rc_ = (call);                                                                         \
-        scry__wait_end(&w_, (obj), (what), caller);                                               \
+        scry__wait_end(&w_, (obj), (what), (kind), caller);                                               \
         scry__wait_leave(r_);                                                                     \
         return rc_;                                                                               \
     } while (0)
@@ -200,16 +201,16 @@ static int boot_mutex_unlock(pthread_mutex_t *m)
 
 /* A release with possible waiters: note the time, release, and for a
  * lock, charge the waits it ended (outside the program's critical section). */
-#define RELEASE_SLOW(name, type, what)                                                            \
+#define RELEASE_SLOW(name, type, what, wake)                                                      \
     __attribute__((noinline)) static int name##_slow(type *o, uintptr_t caller)                   \
     {                                                                                             \
-        scry__contention_release_begin(o);                                                        \
+        scry__contention_release_begin(o, (wake));                                                \
         int rc = REAL(name)(o);                                                                   \
         if ((what) == SCRY__WAIT_LOCK) scry__contention_release_end(o, caller);                   \
         return rc;                                                                                \
     }
-#define RELEASE(name, type, what, exported)                                                       \
-    RELEASE_SLOW(name, type, what)                                                                \
+#define RELEASE(name, type, what, wake, exported)                                                 \
+    RELEASE_SLOW(name, type, what, wake)                                                          \
     FRAMELESS SCRY_EXPORT int exported(type *o)                                                   \
     {                                                                                             \
         if (UNLIKELY(scry__maybe_waiters(o))) return name##_slow(o, CALLER);                      \
@@ -262,7 +263,7 @@ SCRY_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c, ts_t t)
     TIMED(SCRY__TW_MUTEX, m, SCRY__WAIT_LOCK, REAL(mutex_clocklock)(m, c, t));
 }
 
-RELEASE_SLOW(mutex_unlock, pthread_mutex_t, SCRY__WAIT_LOCK)
+RELEASE_SLOW(mutex_unlock, pthread_mutex_t, SCRY__WAIT_LOCK, SCRY__TK_UNLOCK)
 FRAMELESS SCRY_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
     if (UNLIKELY(scry__maybe_waiters(m))) return mutex_unlock_slow(m, CALLER);
@@ -288,7 +289,7 @@ RW_LOCK(pthread_rwlock_timedwrlock, trywrlock, timedwrlock, (l, t), ts_t t)
 RW_LOCK(pthread_rwlock_clockrdlock, tryrdlock, clockrdlock, (l, c, t), clockid_t c, ts_t t)
 RW_LOCK(pthread_rwlock_clockwrlock, trywrlock, clockwrlock, (l, c, t), clockid_t c, ts_t t)
 
-RELEASE(rwlock_unlock, pthread_rwlock_t, SCRY__WAIT_LOCK, pthread_rwlock_unlock)
+RELEASE(rwlock_unlock, pthread_rwlock_t, SCRY__WAIT_LOCK, SCRY__TK_UNLOCK, pthread_rwlock_unlock)
 
 /* ---- Condition variables ----------------------------------------------- */
 
@@ -313,8 +314,8 @@ SCRY_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cl
     TIMED(SCRY__TW_COND, c, SCRY__WAIT_OTHER, REAL(cond_clockwait)(c, m, k, t));
 }
 
-RELEASE(cond_signal, pthread_cond_t, SCRY__WAIT_OTHER, pthread_cond_signal)
-RELEASE(cond_broadcast, pthread_cond_t, SCRY__WAIT_OTHER, pthread_cond_broadcast)
+RELEASE(cond_signal, pthread_cond_t, SCRY__WAIT_OTHER, SCRY__TK_SIGNAL, pthread_cond_signal)
+RELEASE(cond_broadcast, pthread_cond_t, SCRY__WAIT_OTHER, SCRY__TK_BROADCAST, pthread_cond_broadcast)
 
 /* ---- Semaphores -------------------------------------------------------- */
 
@@ -351,7 +352,7 @@ SCRY_EXPORT int sem_clockwait(sem_t *s, clockid_t c, ts_t t)
     TIMED(SCRY__TW_SEM, s, SCRY__WAIT_OTHER, REAL(sem_clockwait)(s, c, t));
 }
 
-RELEASE(sem_post, sem_t, SCRY__WAIT_OTHER, sem_post)
+RELEASE(sem_post, sem_t, SCRY__WAIT_OTHER, SCRY__TK_POST, sem_post)
 
 /* ---- Joins and barriers ------------------------------------------------ */
 
@@ -391,7 +392,7 @@ SCRY_EXPORT int mtx_timedlock(mtx_t *__restrict m, const struct timespec *__rest
     TIMED(SCRY__TW_MUTEX, m, SCRY__WAIT_LOCK, REAL(mtx_timedlock)(m, t));
 }
 
-RELEASE(mtx_unlock, mtx_t, SCRY__WAIT_LOCK, mtx_unlock)
+RELEASE(mtx_unlock, mtx_t, SCRY__WAIT_LOCK, SCRY__TK_UNLOCK, mtx_unlock)
 
 SCRY_EXPORT int cnd_wait(cnd_t *c, mtx_t *m)
 {
@@ -408,5 +409,5 @@ SCRY_EXPORT int cnd_timedwait(cnd_t *__restrict c, mtx_t *__restrict m,
     TIMED(SCRY__TW_COND, c, SCRY__WAIT_OTHER, REAL(cnd_timedwait)(c, m, t));
 }
 
-RELEASE(cnd_signal, cnd_t, SCRY__WAIT_OTHER, cnd_signal)
-RELEASE(cnd_broadcast, cnd_t, SCRY__WAIT_OTHER, cnd_broadcast)
+RELEASE(cnd_signal, cnd_t, SCRY__WAIT_OTHER, SCRY__TK_SIGNAL, cnd_signal)
+RELEASE(cnd_broadcast, cnd_t, SCRY__WAIT_OTHER, SCRY__TK_BROADCAST, cnd_broadcast)

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "profile/heap.h"
+#include "trace/trace.h"
 
 #define SCRY_EXPORT __attribute__((visibility("default")))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -316,12 +317,13 @@ static inline void note_alloc(void *p, size_t n, uintptr_t caller)
     count(&t->alloc_objects, 1);
     count(&t->alloc_bytes, usable(p));
     if (UNLIKELY((t->countdown -= (int64_t)n) <= 0)) countdown_ran_out(t, p, n, caller);
+    if (UNLIKELY(n >= scry__trace_alloc_min)) scry__trace_alloc(n, p, caller);
 }
 
 #define CALLER ((uintptr_t)__builtin_return_address(0))
 
 /* malloc off the fast path: the countdown ran out (this block is sampled),
- * or the allocator is not glibc. The countdown was already charged. */
+ * the allocator is not glibc, or a trace wants this block. The countdown was already charged. */
 __attribute__((noinline)) static void *malloc_slow(size_t n, uintptr_t caller)
 {
     void *p = next.malloc(n);
@@ -330,6 +332,7 @@ __attribute__((noinline)) static void *malloc_slow(size_t n, uintptr_t caller)
     count(&t->alloc_objects, 1);
     count(&t->alloc_bytes, usable(p));
     if (t->countdown <= 0) countdown_ran_out(t, p, n, caller);
+    if (n >= scry__trace_alloc_min) scry__trace_alloc(n, p, caller);
     return p;
 }
 
@@ -346,7 +349,8 @@ FRAMELESS SCRY_EXPORT void *malloc(size_t n)
     scry__heap_tls_t *t = &scry__heap_tls;
     int64_t left = t->countdown - (int64_t)n;
     t->countdown = left;
-    if (UNLIKELY(left <= 0 || !next_is_glibc)) return malloc_slow(n, CALLER);
+    /* A large block while a trace records is traced (SIZE_MAX otherwise). */
+    if (UNLIKELY(left <= 0 || !next_is_glibc || n >= scry__trace_alloc_min)) return malloc_slow(n, CALLER);
     void *p = next.malloc(n);
     if (LIKELY(p != NULL)) {
         t = &scry__heap_tls;

@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 
 #include "core/threads.h"
+#include "trace/trace.h"
 
 #define SCRY_EXPORT __attribute__((visibility("default")))
 
@@ -74,7 +75,10 @@ SCRY_EXPORT int pthread_setname_np(pthread_t t, const char *name)
     if (!next) next = (int (*)(pthread_t, const char *))dlsym(RTLD_NEXT, "pthread_setname_np");
     if (!next) return ENOSYS;
     int rc = next(t, name);
-    if (rc == 0) scry__thread_renamed(t, name);
+    if (rc == 0) {
+        pid_t tid = scry__thread_renamed(t, name);
+        if (tid) scry__trace_thread_name(tid, name);
+    }
     return rc;
 }
 
@@ -94,7 +98,8 @@ SCRY_EXPORT int prctl(int op, ...)
     int rc = next(op, a2, a3, a4, a5);
     if (rc == 0 && op == PR_SET_NAME && a2) {
         int saved = errno;
-        scry__thread_renamed(pthread_self(), (const char *)a2);
+        pid_t tid = scry__thread_renamed(pthread_self(), (const char *)a2);
+        if (tid) scry__trace_thread_name(tid, (const char *)a2);
         errno = saved;
     }
     return rc;

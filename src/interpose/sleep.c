@@ -11,6 +11,9 @@
  * nanosleep inside libc, not through the PLT, so they are interposed too.
  * Waits that cannot block (a zero timeout) are passed straight through.
  *
+ * While a trace records, each of these is also a SYSCALL record with its
+ * duration.
+ *
  * Everything else goes to the next definition (glibc's), found on first use.
  */
 #define _GNU_SOURCE
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/waits.h"
+#include "trace/trace.h"
 
 #define SCRY_EXPORT __attribute__((visibility("default")))
 
@@ -31,13 +35,24 @@
     static __typeof__(type) next_;                                                                 \
     if (!next_) next_ = (type)dlsym(RTLD_NEXT, name)
 
+/* Published as a wait of kind (core/waits.h); while a trace records, timed
+ * as a SYSCALL record too (trace/trace.h). */
 #define WAIT(kind, call)                                                                           \
     do {                                                                                           \
         scry__thread_t *r_ = scry__wait_enter((kind), NULL);                                       \
+        uint64_t t0_ = scry__tracing() ? scry__trace_clock() : 0;                                  \
         __typeof__(call) rc_ = (call);                                                             \
+        if (t0_) scry__trace_syscall(trace_kind(kind), -1, t0_, scry__trace_clock(), (int64_t)rc_); \
         scry__wait_leave(r_);                                                                      \
         return rc_;                                                                                \
     } while (0)
+
+static int trace_kind(int wait_kind)
+{
+    return wait_kind == SCRY__TW_SLEEP ? SCRY__TS_SLEEP
+           : wait_kind == SCRY__TW_POLL ? SCRY__TS_POLL
+                                        : SCRY__TS_SIGWAIT;
+}
 
 static int zero(const struct timespec *t)
 {

@@ -43,12 +43,13 @@
 #include "format/pprof.h"
 #include "profile/profile.h"
 #include "scry.h"
+#include "trace/trace.h"
 
 _Atomic int scry__contention_on;
 _Atomic uint8_t scry__waiter_filter[1u << SCRY__WAITER_FILTER_BITS];
 
 static pthread_mutex_t ctl = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic int block_on, mutex_on;
+static _Atomic int block_on, mutex_on, tracing;
 static int block_ever, mutex_ever;
 static _Atomic int64_t block_rate, mutex_fraction; /* 0: the config's */
 static int64_t block_start_ns, mutex_start_ns;
@@ -137,6 +138,7 @@ int scry__wait_begin(scry__wait_t *w, const void *obj)
 {
     w->t0 = 0;
     w->registered = 0;
+    w->trace_t0 = 0;
     if (scry__tls.busy) return 0;
     scry__tls.busy++;
     int saved = errno;
@@ -161,14 +163,16 @@ int scry__wait_begin(scry__wait_t *w, const void *obj)
     else
         atomic_fetch_add(&table_full, 1);
     w->t0 = now_ns();
+    if (scry__tracing()) w->trace_t0 = scry__trace_clock();
     errno = saved;
     scry__tls.busy--;
     return 1;
 }
 
-void scry__contention_release_begin(const void *obj)
+void scry__contention_release_begin(const void *obj, int wake_kind)
 {
     if (!atomic_load_explicit(&scry__contention_on, memory_order_relaxed)) return;
+    if (scry__tracing() && !scry__tls.busy) scry__trace_wake(wake_kind, obj);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     atomic_store_explicit(&released_at[scry__waiter_index(obj)],
@@ -323,9 +327,12 @@ static void block_event(const void *obj, uintptr_t caller, int64_t count_milli, 
     scry__ring_commit_as_safe(smp);
 }
 
-void scry__wait_end(scry__wait_t *w, const void *obj, int what, uintptr_t caller)
+void scry__wait_end(scry__wait_t *w, const void *obj, int what, int kind, uintptr_t caller)
 {
     if (!w->t0) return;
+    /* The trace's record first, while the thread is still the program's
+     * (busy threads are not traced). */
+    if (w->trace_t0) scry__trace_wait(kind, obj, w->trace_t0, scry__trace_clock(), caller);
     scry__tls.busy++;
     int saved = errno;
     int64_t t1 = now_ns(), delay = t1 - w->t0;
@@ -380,7 +387,16 @@ void scry__wait_end(scry__wait_t *w, const void *obj, int what, uintptr_t caller
 
 static void update_on(void)
 {
-    atomic_store(&scry__contention_on, atomic_load(&block_on) || atomic_load(&mutex_on));
+    atomic_store(&scry__contention_on,
+                 atomic_load(&block_on) || atomic_load(&mutex_on) || atomic_load(&tracing));
+}
+
+void scry__contention_set_tracing(int on)
+{
+    pthread_mutex_lock(&ctl);
+    atomic_store(&tracing, on);
+    update_on();
+    pthread_mutex_unlock(&ctl);
 }
 
 static int start(_Atomic int *on, int *ever, int64_t *start_ns)

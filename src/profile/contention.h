@@ -29,8 +29,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* Nonzero while the block or the mutex profile runs. */
+/* Nonzero while the block or the mutex profile runs, or a trace records. */
 extern _Atomic int scry__contention_on;
+/* The tracer's switch: waits are timed and releases looked at for it too. */
+void scry__contention_set_tracing(int on);
 
 #define SCRY__WAITER_FILTER_BITS 16
 extern _Atomic uint8_t scry__waiter_filter[1u << SCRY__WAITER_FILTER_BITS];
@@ -57,20 +59,22 @@ enum { SCRY__WAIT_LOCK = 0, SCRY__WAIT_OTHER = 1 };
 typedef struct {
     int64_t t0;
     int registered;
-    uint64_t seq; /* releases the object had seen when this wait began */
+    uint64_t seq;      /* releases the object had seen when this wait began */
+    uint64_t trace_t0; /* the tracer's clock at the start; 0 when not tracing */
 } scry__wait_t;
 
 /* Both 0 when the calling thread is scry's own (busy): then nothing is
- * recorded and the caller just makes the real call. */
+ * recorded and the caller just makes the real call. kind: SCRY__TW_*, for
+ * the tracer (trace/trace.h), which sees every timed wait too. */
 int scry__wait_begin(scry__wait_t *w, const void *obj);
-void scry__wait_end(scry__wait_t *w, const void *obj, int what, uintptr_t caller);
+void scry__wait_end(scry__wait_t *w, const void *obj, int what, int kind, uintptr_t caller);
 
 /* A release (unlock, signal, post) of obj while the filter said "maybe":
  * release_begin just before the real release (notes the time, for the
- * wake-up latency); for locks, release_end just after it (caller: the
+ * wake-up latency, and tells the tracer: wake_kind is a SCRY__TK_*); for locks, release_end just after it (caller: the
  * interposer's return address), which charges the waits this release
  * ended to the releaser's stack. */
-void scry__contention_release_begin(const void *obj);
+void scry__contention_release_begin(const void *obj, int wake_kind);
 void scry__contention_release_end(const void *obj, uintptr_t caller);
 
 /* Wake-up latencies so far: counts per power of two of nanoseconds

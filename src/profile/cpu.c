@@ -45,6 +45,7 @@
 #include "interpose/signal.h"
 #include "profile/profile.h"
 #include "scry.h"
+#include "trace/trace.h"
 
 static pthread_mutex_t ctl = PTHREAD_MUTEX_INITIALIZER;
 
@@ -111,6 +112,8 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
             s->nframes = unwind_mode == SCRY__UNWIND_DWARF
                              ? scry__unwind_dwarf_as_safe(uc, s->frames, SCRY__MAX_FRAMES)
                              : scry__unwind_fp_as_safe(uc, s->frames, SCRY__MAX_FRAMES);
+            /* The trace's copy, into this thread's own trace buffer. */
+            if (scry__tracing()) scry__trace_cpu_sample_as_safe(s->frames, s->nframes);
             scry__ring_commit_as_safe(s);
         }
         atomic_fetch_add_explicit(&scry__handler_ns, (uint64_t)(now_ns(CLOCK_MONOTONIC) - t0),

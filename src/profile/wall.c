@@ -182,8 +182,17 @@ static void tick(int64_t elapsed)
             scry__wait_view_t v;
             scry__wait_read(t, &v, frames);
             if (v.kind != SCRY__TW_NONE && v.nframes) {
+                /* A read or write that does not block (a file, a busy
+                 * socket) is published as a wait all the same: whether the
+                 * thread ran, its CPU clock says. */
+                int on_cpu = 0;
+                if (v.kind == SCRY__TW_IO) {
+                    int64_t cpu = clock_ns(thread_clock(t->tid));
+                    on_cpu = cpu - t->wall.cpu_ns >= elapsed / 2;
+                    t->wall.cpu_ns = cpu;
+                }
                 t->wall.gen = v.gen;
-                owe(t, intern(frames, v.nframes), 0, elapsed);
+                owe(t, intern(frames, v.nframes), on_cpu, elapsed);
                 continue;
             }
         } else if (t->wall.stack && !t->wall.on_cpu && g == t->wall.gen) {

@@ -19,7 +19,7 @@ set -e
 # the runner: shown here, and in the table.
 grep 'FAILED' "$WORK/err" | sort -u | sed 's/^/note: /' || true
 
-configs="none cpu cpu1000 heap allocs-rate1 mutex block wall threads all"
+configs="none cpu cpu1000 heap allocs-rate1 mutex block wall threads all trace"
 for ref in libprofiler heaptrack perf; do
   if grep -q "skipping $ref:" "$WORK/err"; then
     echo "note: $(grep "skipping $ref:" "$WORK/err")"

@@ -22,6 +22,7 @@ int scry_cli_load_profile(const char *cmd, const char *usage, const char *prefix
                           char **argv, struct scry_pprof **out);
 int scry_cmd_top(int argc, char **argv);
 int scry_cmd_threads(int argc, char **argv);
+int scry_cmd_trace(int argc, char **argv);
 /* After `scry run`: the exact heap totals of the heap or allocs profile at
  * path, and with leaks, the largest sites still in use (rows of them).
  * 0, or -1 after saying why. */

@@ -1,6 +1,7 @@
 /*
  * main.c - the scry command line: dispatches to one subcommand per file
- * (run.c, top.c, threads.c). Every subcommand answers --help and exits 2 on a bad flag.
+ * (run.c, top.c, threads.c, trace.c). Every subcommand answers --help and
+ * exits 2 on a bad flag.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@ static const char usage[] =
     "CMD...\n"
     "  top      print the top functions of a profile: scry top [-n N] [--cum] FILE\n"
     "  threads  print the thread dump of a threads profile: scry threads [--debug 1|2] FILE\n"
+    "  trace    summarize a runtime trace: scry trace [-n N] FILE\n"
     "\n"
     "'scry <command> --help' describes a command.\n";
 
@@ -69,6 +71,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "run")) return scry_cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "top")) return scry_cmd_top(argc - 1, argv + 1);
     if (!strcmp(cmd, "threads")) return scry_cmd_threads(argc - 1, argv + 1);
+    if (!strcmp(cmd, "trace")) return scry_cmd_trace(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage, stdout);
         return 0;

@@ -33,7 +33,8 @@
 static const char usage[] =
     "usage: scry run [-p PROFILES] [-o DIR] [--cpu-hz N] [--heap-rate N] [--block-rate NS]\n"
     "                [--mutex-fraction N] [--wall-hz N] [--traceback[=exit]] [--http ADDR]\n"
-    "                [--unwind fp|dwarf] -- CMD [ARGS...]\n"
+    "                [--trace FILE] [--flight SECONDS[,MAXBYTES]] [--unwind fp|dwarf]\n"
+    "                -- CMD [ARGS...]\n"
     "\n"
     "Runs CMD with libscry.so preloaded and writes DIR/<profile>.pb.gz for it\n"
     "(descendant processes write DIR/<profile>.<pid>.pb.gz). Exits with CMD's status.\n"
@@ -56,6 +57,11 @@ static const char usage[] =
     "                       loopback; another host needs SCRY_HTTP_TOKEN)\n"
     "      --traceback[=exit]  on SIGQUIT print every thread's stack and carry on (or\n"
     "                       exit); on a crash print the stacks and write the profiles\n"
+    "      --trace FILE     write a runtime trace (Perfetto format: open it in\n"
+    "                       https://ui.perfetto.dev, or read it with 'scry trace FILE')\n"
+    "      --flight SECONDS[,MAXBYTES]  keep the last SECONDS of trace in memory (at\n"
+    "                       most MAXBYTES, K/M/G suffixes, default 32M); SIGUSR2 or a\n"
+    "                       crash writes it to DIR/flight.<pid>.<n>.pftrace\n"
     "      --unwind MODE    fp (frame pointers, default) or dwarf (libunwind)\n"
     "  -h, --help           this text\n";
 
@@ -159,6 +165,26 @@ static int whole(const char *s, long long lo, long long hi)
     return !errno && end != s && !*end && v >= lo && v <= hi;
 }
 
+/* SECONDS[,MAXBYTES], as SCRY_FLIGHT takes it (core/config.c). */
+static int flight_ok(const char *s)
+{
+    char *end;
+    errno = 0;
+    double secs = strtod(s, &end);
+    if (errno || end == s || !(secs >= 0.1 && secs <= 3600)) return 0;
+    if (!*end) return 1;
+    if (*end != ',') return 0;
+    const char *b = end + 1;
+    unsigned long long v = strtoull(b, &end, 10);
+    if (end == b || *b == '-') return 0;
+    int shift = 0;
+    if (*end && strchr("kK", *end)) shift = 10, end++;
+    else if (*end && strchr("mM", *end)) shift = 20, end++;
+    else if (*end && strchr("gG", *end)) shift = 30, end++;
+    if (*end || v > (1ull << 40) >> shift) return 0;
+    return (v << shift) >= (1ull << 20);
+}
+
 static int listed(const char *profiles, const char *name)
 {
     for (const char *s = profiles; *s;) {
@@ -195,12 +221,14 @@ int scry_cmd_run(int argc, char **argv)
         {"wall-hz", required_argument, NULL, 'W'},
         {"traceback", optional_argument, NULL, 'T'},
         {"http", required_argument, NULL, 'S'},
+        {"trace", required_argument, NULL, 'X'},
+        {"flight", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *profiles = "cpu", *dir = "scry-out", *hz = NULL, *unwind = NULL,
                *heap_rate = NULL, *block_rate = NULL, *mutex_fraction = NULL, *wall_hz = NULL,
-               *traceback = NULL, *http = NULL;
+               *traceback = NULL, *http = NULL, *trace = NULL, *flight = NULL;
     opterr = 0;
     optind = 1;
     int c;
@@ -216,6 +244,8 @@ int scry_cmd_run(int argc, char **argv)
         case 'W': wall_hz = optarg; break;
         case 'T': traceback = optarg ? optarg : "continue"; break;
         case 'S': http = optarg; break;
+        case 'X': trace = optarg; break;
+        case 'F': flight = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         case ':': return bad("option '%s' needs a value", argv[optind - 1]);
         default: return bad("unknown option '%s'", argv[optind - 1]);
@@ -245,6 +275,11 @@ int scry_cmd_run(int argc, char **argv)
     if (traceback && strcmp(traceback, "continue") && strcmp(traceback, "exit"))
         return bad("--traceback takes continue or exit, not '%s'", traceback);
     if (http && !*http) return bad("--http needs an address (PORT or HOST:PORT)");
+    if (trace && !*trace) return bad("--trace needs a file name");
+    if (flight && !flight_ok(flight))
+        return bad("--flight takes SECONDS[,MAXBYTES] (0.1 to 3600 seconds; bytes from 1M, with K, M "
+                   "or G), not '%s'",
+                   flight);
     if (unwind && strcmp(unwind, "fp") && strcmp(unwind, "dwarf"))
         return bad("--unwind must be fp or dwarf, not '%s'", unwind);
     if (optind >= argc) return bad("no command to run");
@@ -265,6 +300,16 @@ int scry_cmd_run(int argc, char **argv)
     if (!realpath(dir, absdir)) snprintf(absdir, sizeof absdir, "%s", dir);
     char abslib[PATH_MAX];
     if (!realpath(lib, abslib)) snprintf(abslib, sizeof abslib, "%s", lib);
+    /* The trace file, absolute: the program may change directory. */
+    char abstrace[PATH_MAX + 256] = "";
+    if (trace) {
+        char cwd[PATH_MAX];
+        if (trace[0] == '/' || !getcwd(cwd, sizeof cwd))
+            snprintf(abstrace, sizeof abstrace, "%s", trace);
+        else
+            snprintf(abstrace, sizeof abstrace, "%s/%s", cwd, trace);
+        unlink(abstrace);
+    }
 
     /* Remove profiles a previous run left, so the report is about this run. */
     for (const char *s = profiles; *s;) {
@@ -306,6 +351,8 @@ int scry_cmd_run(int argc, char **argv)
         if (wall_hz) setenv("SCRY_WALL_HZ", wall_hz, 1);
         if (traceback) setenv("SCRY_TRACEBACK", traceback, 1);
         if (http) setenv("SCRY_HTTP", http, 1);
+        if (trace) setenv("SCRY_TRACE", abstrace, 1);
+        if (flight) setenv("SCRY_FLIGHT", flight, 1);
         execvp(argv[optind], argv + optind);
         int e = errno;
         fprintf(stderr, "scry run: cannot run '%s': %s\n", argv[optind], strerror(e));
@@ -328,6 +375,15 @@ int scry_cmd_run(int argc, char **argv)
         }
     }
     report(absdir, profiles);
+    if (trace) {
+        struct stat st;
+        if (stat(abstrace, &st) == 0)
+            fprintf(stderr, "scry: wrote %s (%lld bytes; open it in https://ui.perfetto.dev or run "
+                            "'scry trace %s')\n",
+                    abstrace, (long long)st.st_size, trace);
+        else
+            fprintf(stderr, "scry: no trace was written to %s\n", abstrace);
+    }
     heap_summary(absdir, profiles);
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) {
