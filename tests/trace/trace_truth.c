@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -136,18 +137,38 @@ static void say(log_t *l, const char *category, const char *message)
     note(l, "log", category, t, 0, 0);
 }
 
-/* region_begin(l, type) ... region_end(l, at): at is what begin returned. */
-static long long region_begin(const char *type)
+/* Times this thread was preempted: the program's clock read and the
+ * library's bracket nothing, but a preemption between the two moves them
+ * apart by a time slice, which says nothing about the trace. */
+static long preemptions(void)
 {
-    long long t = now();
-    scry_region_begin(type);
-    return t;
+    struct rusage r;
+    getrusage(RUSAGE_THREAD, &r);
+    return r.ru_nivcsw;
 }
 
-static void region_end(log_t *l, const char *type, long long t0)
+/* region_begin(type) ... region_end(l, type, mark). A region whose
+ * bracketing clock reads were split by a preemption is noted "disturbed"
+ * (extra 1): the test counts it and checks its order, not its length. */
+typedef struct {
+    long long t0;
+    int disturbed;
+} mark_t;
+
+static mark_t region_begin(const char *type)
 {
+    long c = preemptions();
+    long long t = now();
+    scry_region_begin(type);
+    return (mark_t){t, preemptions() != c};
+}
+
+static void region_end(log_t *l, const char *type, mark_t m)
+{
+    long c = preemptions();
     scry_region_end();
-    note(l, "region", type, t0, now() - t0, 0);
+    long long t1 = now();
+    note(l, "region", type, m.t0, t1 - m.t0, m.disturbed || preemptions() != c);
 }
 
 /* ---- Phase 1: jobs ------------------------------------------------------ */
@@ -162,9 +183,9 @@ typedef struct {
 
 static void job(log_t *l, int n)
 {
-    long long outer = region_begin("outer");
+    mark_t outer = region_begin("outer");
     spin(1000000);
-    long long inner = region_begin("inner");
+    mark_t inner = region_begin("inner");
     nap(l, 2000000);
     region_end(l, "inner", inner);
     inner = region_begin("inner");
