@@ -82,12 +82,14 @@ static void unlink_locked(scry__thread_t *t)
 
 static void run_leaving_locked(scry__thread_t *t)
 {
-    for (int i = 0; i < nhooks; i++) hooks[i]->leaving(t);
+    for (int i = 0; i < nhooks; i++)
+        if (hooks[i]->leaving) hooks[i]->leaving(t);
 }
 
 static void run_joined_locked(scry__thread_t *t)
 {
-    for (int i = 0; i < nhooks; i++) hooks[i]->joined(t);
+    for (int i = 0; i < nhooks; i++)
+        if (hooks[i]->joined) hooks[i]->joined(t);
 }
 
 static scry__thread_t *find_locked(pid_t tid)

@@ -90,7 +90,8 @@ typedef struct {
 void scry__threads_init(void);
 /* Called first thing on a new thread, and at exit through a TLS key. */
 void scry__thread_register(void);
-/* Hooks run for every thread later joining or leaving; at most 4 sets. */
+/* Hooks run for every thread later joining or leaving (either may be
+ * NULL); at most 4 sets. */
 void scry__threads_add_hooks(const scry__thread_hooks_t *h);
 /* Calls fn on every thread record with the lock held. */
 void scry__threads_foreach(void (*fn)(scry__thread_t *t, void *arg), void *arg);

@@ -194,11 +194,6 @@ void scry__trace_thread_end(void)
     errno = saved;
 }
 
-static void thread_joined(scry__thread_t *t)
-{
-    (void)t; /* a thread's slot is taken when it first records */
-}
-
 /* The registry's leaving hook runs on the ending thread, or on a scanning
  * thread for a foreign thread found gone: only the former is ours. */
 static void thread_leaving(scry__thread_t *t)
@@ -536,7 +531,8 @@ static int start_writer(void)
     if (!create) return -ENOSYS;
     static int hooked;
     if (!hooked) {
-        static const scry__thread_hooks_t hooks = {thread_joined, thread_leaving};
+        /* No joined hook: a thread's slot is taken when it first records. */
+        static const scry__thread_hooks_t hooks = {NULL, thread_leaving};
         scry__threads_add_hooks(&hooks);
         hooked = 1;
     }

@@ -26,7 +26,9 @@ done
 pass "protoc decodes the trace and each generation"
 
 python3 - "$WORK" <<'EOF'
-import codecs, re, sys
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["SCRY_TESTS"], "trace"))
+from protoc_text import every, get, parse
 
 work = sys.argv[1]
 BASE = 1000000000000
@@ -42,46 +44,6 @@ def check(cond, what):
     if not cond:
         errors.append(what)
     return cond
-
-
-# ---- protoc's text format -> [(key, value)], value a str, int or a list ----
-TOKEN = re.compile(r'\s*(?:(\w+)\s*\{|(\w+)\s*:\s*("(?:[^"\\]|\\.)*"|[^\s]+)|(\}))')
-
-
-def parse(text):
-    stack, pos = [[]], 0
-    while True:
-        m = TOKEN.match(text, pos)
-        if not m:
-            if text[pos:].strip():
-                raise SystemExit("cannot parse protoc output at: " + text[pos:pos + 60])
-            break
-        pos = m.end()
-        if m.group(1):
-            child = []
-            stack[-1].append((m.group(1), child))
-            stack.append(child)
-        elif m.group(4):
-            stack.pop()
-        else:
-            v = m.group(3)
-            if v.startswith('"'):
-                v = codecs.escape_decode(v[1:-1].encode())[0].decode()
-            elif re.fullmatch(r"-?\d+", v):
-                v = int(v)
-            stack[-1].append((m.group(2), v))
-    return stack[0]
-
-
-def get(msg, key, default=None):
-    for k, v in msg:
-        if k == key:
-            return v
-    return default
-
-
-def every(msg, key):
-    return [v for k, v in msg if k == key]
 
 
 def read(name, from_start=True):

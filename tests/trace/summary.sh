@@ -39,7 +39,9 @@ protoc --decode=perfetto.protos.Trace -I "$SRC" "$SRC/perfetto_trace.proto" <"$T
 cat "$WORK/summary"
 
 python3 - "$WORK/truth" "$WORK/trace.txt" "$WORK/summary" <<'EOF' ||
-import codecs, re, sys
+import os, re, sys
+sys.path.insert(0, os.path.join(os.environ["SCRY_TESTS"], "trace"))
+from protoc_text import every, get, parse
 from collections import Counter, defaultdict
 
 truth_path, text_path, summary_path = sys.argv[1:]
@@ -81,41 +83,6 @@ cond = next(e[4] for e in allev if e[0] == "condwait")
 tid_of = {n: t for t, n in threads.items()}
 
 # ---- the trace, as protoc decoded it ----
-TOKEN = re.compile(r'\s*(?:(\w+)\s*\{|(\w+)\s*:\s*("(?:[^"\\]|\\.)*"|[^\s]+)|(\}))')
-
-
-def parse(text):
-    stack, pos = [[]], 0
-    while True:
-        m = TOKEN.match(text, pos)
-        if not m:
-            if text[pos:].strip():
-                raise SystemExit("cannot parse protoc output at: " + text[pos:pos + 60])
-            return stack[0]
-        pos = m.end()
-        if m.group(1):
-            child = []
-            stack[-1].append((m.group(1), child))
-            stack.append(child)
-        elif m.group(4):
-            stack.pop()
-        else:
-            v = m.group(3)
-            if v.startswith('"'):
-                v = codecs.escape_decode(v[1:-1].encode())[0].decode()
-            elif re.fullmatch(r"-?\d+", v):
-                v = int(v)
-            stack[-1].append((m.group(2), v))
-
-
-def get(msg, key, default=None):
-    return next((v for k, v in msg if k == key), default)
-
-
-def every(msg, key):
-    return [v for k, v in msg if k == key]
-
-
 interned = {}
 thread_track = {}   # uuid -> (tid, latest name)
 evs = []            # every track event, in file order

@@ -15,6 +15,9 @@ int scry_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ..
 /* The usage error for what getopt_long returned as ':' (a missing value)
  * or '?' (an unknown option), worded the same by every subcommand. */
 int scry_cli_option_error(const char *cmd, const char *usage, int c, char **argv);
+/* -n's value (rows of a table, 0 for all) into *rows: 0, or 2 after the
+ * usage error. */
+int scry_cli_rows(const char *cmd, const char *usage, const char *arg, long *rows);
 /* After the options: exactly one profile file (argv[optind]), loaded into
  * *out. 0; 2 after a usage error; 1 after "<prefix><path>: <what>". */
 struct scry_pprof;

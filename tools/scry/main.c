@@ -3,9 +3,11 @@
  * (run.c, top.c, threads.c, trace.c). Every subcommand answers --help and
  * exits 2 on a bad flag.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -44,6 +46,18 @@ int scry_cli_option_error(const char *cmd, const char *usage_text, int c, char *
     /* getopt's optopt is 0 for an unknown long option */
     if (optopt) return scry_cli_usage_error(cmd, usage_text, "unknown option '-%c'", optopt);
     return scry_cli_usage_error(cmd, usage_text, "unknown option '%s'", argv[optind - 1]);
+}
+
+int scry_cli_rows(const char *cmd, const char *usage_text, const char *arg, long *rows)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (!*arg || *end || errno || v < 0)
+        return scry_cli_usage_error(cmd, usage_text, "-n needs a whole number of rows, 0 or more, not '%s'",
+                                    arg);
+    *rows = v;
+    return 0;
 }
 
 int scry_cli_load_profile(const char *cmd, const char *usage_text, const char *prefix, int argc,

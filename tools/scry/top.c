@@ -284,14 +284,9 @@ int scry_cmd_top(int argc, char **argv)
         case 'C':
             cum = 1;
             break;
-        case 'n': {
-            char *end;
-            errno = 0;
-            rows = strtol(optarg, &end, 10);
-            if (!*optarg || *end || errno || rows < 0)
-                return bad("-n needs a whole number of rows, 0 or more, not '%s'", optarg);
+        case 'n':
+            if (scry_cli_rows("top", usage, optarg, &rows)) return 2;
             break;
-        }
         case 'h':
             fputs(usage, stdout);
             return 0;

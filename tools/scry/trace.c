@@ -1028,14 +1028,9 @@ int scry_cmd_trace(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'n': {
-            char *end;
-            errno = 0;
-            rows = strtol(optarg, &end, 10);
-            if (!*optarg || *end || errno || rows < 0)
-                return bad("-n needs a whole number of rows, 0 or more, not '%s'", optarg);
+        case 'n':
+            if (scry_cli_rows("trace", usage, optarg, &rows)) return 2;
             break;
-        }
         case 'h':
             fputs(usage, stdout);
             return 0;
