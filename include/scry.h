@@ -239,6 +239,169 @@ static inline void scry__region_cleanup(int *unused)
         (scry_region_begin(type), 0)
 #endif
 
+/* ---- Spans: distributed tracing (OpenTelemetry's model) ----------------
+ * A span is one timed operation of a request; spans that share a trace id
+ * form the request's trace across processes. Spans are exported in
+ * OpenTelemetry's OTLP (HTTP, protobuf or JSON) by a background thread, to
+ * OTEL_EXPORTER_OTLP_ENDPOINT (http://localhost:4318), configured by the
+ * standard OTEL_* variables; W3C Trace Context carries them between
+ * processes. While a span is the thread's current span, the CPU, heap,
+ * mutex and block profiles label their samples with its span_id and
+ * span_name, and runtime trace tasks carry its trace and span ids.
+ *
+ * Every function accepts a NULL span and does nothing. An application
+ * thread never waits on the network: a span that finds the export queue
+ * full is dropped and counted. */
+
+typedef enum {
+    SCRY_SPAN_INTERNAL = 1,
+    SCRY_SPAN_SERVER = 2,
+    SCRY_SPAN_CLIENT = 3,
+    SCRY_SPAN_PRODUCER = 4,
+    SCRY_SPAN_CONSUMER = 5
+} scry_span_kind_t;
+
+typedef enum { SCRY_STATUS_UNSET = 0, SCRY_STATUS_OK = 1, SCRY_STATUS_ERROR = 2 } scry_status_t;
+
+/* W3C trace-flags bits. */
+#define SCRY_TRACE_FLAG_SAMPLED 0x01
+#define SCRY_TRACE_FLAG_RANDOM 0x02 /* the trace id's low 56 bits are random */
+/* Longest tracestate kept (the W3C minimum a vendor must propagate). */
+#define SCRY_TRACESTATE_MAX 512
+/* "00-" 32 hex "-" 16 hex "-" 2 hex */
+#define SCRY_TRACEPARENT_LEN 55
+
+/* What crosses threads and processes: a span's identity. A context whose
+ * trace id is all zeros is invalid ("no parent"). */
+typedef struct {
+    unsigned char trace_id[16];
+    unsigned char span_id[8];
+    unsigned char flags;  /* SCRY_TRACE_FLAG_* */
+    unsigned char remote; /* 1: extracted from another process */
+    char tracestate[SCRY_TRACESTATE_MAX + 1];
+} scry_span_context_t;
+
+typedef struct scry_span scry_span_t;
+
+/* Starts a span and makes it the calling thread's current span. parent:
+ * NULL for the thread's current span (none: a new trace), or a context
+ * (from scry_span_context or scry_context_extract); a zeroed context starts
+ * a new trace. The sampler decides whether it is recorded and exported
+ * (parent-based by default); an unrecorded span still propagates. NULL
+ * only when spans are disabled (OTEL_SDK_DISABLED=true) or memory ran out. */
+SCRY_API scry_span_t *scry_span_start(const char *name, scry_span_kind_t kind,
+                                      const scry_span_context_t *parent);
+/* Ends it (its time is taken now) and queues it for export; it leaves its
+ * thread's stack of current spans. The handle is invalid afterwards. */
+SCRY_API void scry_span_end(scry_span_t *span);
+
+/* Attributes (a later value of the same key replaces the earlier one);
+ * strings are copied. At most OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT (128) per
+ * span, further ones are counted as dropped. */
+SCRY_API void scry_span_set_str(scry_span_t *span, const char *key, const char *value);
+SCRY_API void scry_span_set_int(scry_span_t *span, const char *key, long long value);
+SCRY_API void scry_span_set_double(scry_span_t *span, const char *key, double value);
+SCRY_API void scry_span_set_bool(scry_span_t *span, const char *key, int value);
+
+/* An attribute of an event, written with the macros below:
+ *   scry_span_add_event(s, "retry", (scry_attr_t[]){SCRY_ATTR_INT("attempt", 2)}, 1); */
+typedef enum { SCRY_ATTR_STRING = 1, SCRY_ATTR_BOOL, SCRY_ATTR_INT, SCRY_ATTR_DOUBLE } scry_attr_type_t;
+typedef struct {
+    const char *key;
+    scry_attr_type_t type;
+    union {
+        const char *s;
+        long long i;
+        double d;
+        int b;
+    } v;
+} scry_attr_t;
+#define SCRY_ATTR_STR(k, x) ((scry_attr_t){.key = (k), .type = SCRY_ATTR_STRING, .v.s = (x)})
+#define SCRY_ATTR_INT(k, x) ((scry_attr_t){.key = (k), .type = SCRY_ATTR_INT, .v.i = (x)})
+#define SCRY_ATTR_DOUBLE(k, x) ((scry_attr_t){.key = (k), .type = SCRY_ATTR_DOUBLE, .v.d = (x)})
+#define SCRY_ATTR_BOOL(k, x) ((scry_attr_t){.key = (k), .type = SCRY_ATTR_BOOL, .v.b = (x)})
+/* An event at the current time, with nattrs attributes (attrs may be NULL). */
+SCRY_API void scry_span_add_event(scry_span_t *span, const char *name, const scry_attr_t *attrs,
+                                  int nattrs);
+/* OK or ERROR (with a description, copied; may be NULL). */
+SCRY_API void scry_span_set_status(scry_span_t *span, scry_status_t code, const char *description);
+SCRY_API void scry_span_update_name(scry_span_t *span, const char *name);
+/* 1 when the span is recorded and will be exported. */
+SCRY_API int scry_span_is_recording(const scry_span_t *span);
+
+/* The span's context, to parent spans on other threads or to inject. */
+SCRY_API int scry_span_context(const scry_span_t *span, scry_span_context_t *out);
+/* The calling thread's current span (the innermost started or pushed and
+ * not yet ended or popped here), or NULL. */
+SCRY_API scry_span_t *scry_span_current(void);
+/* Makes a span started elsewhere the calling thread's current span (a
+ * worker continuing a request), until scry_span_pop(span) or its end. */
+SCRY_API void scry_span_push(scry_span_t *span);
+SCRY_API void scry_span_pop(scry_span_t *span);
+
+/* Sampler for new traces: "always_on", "always_off", "traceidratio",
+ * "parentbased_always_on" (the default), "parentbased_always_off",
+ * "parentbased_traceidratio" (OTEL_TRACES_SAMPLER's names); ratio is the
+ * probability for the ratio samplers. -EINVAL for an unknown name or a
+ * ratio outside 0..1. */
+SCRY_API int scry_span_set_sampler(const char *sampler, double ratio);
+
+/* Exports every ended span now, waiting at most timeout_ms. 0, -ETIMEDOUT,
+ * or -ENOTCONN when the last export failed. */
+SCRY_API int scry_span_flush(int timeout_ms);
+
+typedef struct {
+    unsigned long long started;         /* spans started */
+    unsigned long long recorded;        /* of them, sampled */
+    unsigned long long exported;        /* accepted by the collector */
+    unsigned long long dropped_queue;   /* queue was full at end */
+    unsigned long long dropped_export;  /* export failed past retries */
+    unsigned long long retries;         /* exports retried */
+    unsigned long long exports;         /* requests sent */
+} scry_span_stats_t;
+SCRY_API int scry_span_stats(scry_span_stats_t *out);
+
+/* ---- W3C Trace Context ------------------------------------------------- */
+
+/* Parses a traceparent header value into out (flags, ids; tracestate and
+ * remote untouched). -EINVAL when it is not valid by the specification
+ * (then the caller starts a new trace). */
+SCRY_API int scry_traceparent_parse(const char *value, scry_span_context_t *out);
+/* Formats version 00: out has room for SCRY_TRACEPARENT_LEN + 1 bytes.
+ * -EINVAL for an invalid context. */
+SCRY_API int scry_traceparent_format(const scry_span_context_t *ctx, char *out);
+/* Validates a tracestate header value (its list members, comma-joined if
+ * it came in several header lines) and writes it normalized (no blanks or
+ * empty members) to out, at most cap bytes with the NUL. -EINVAL when
+ * invalid, -E2BIG when it does not fit even after dropping trailing
+ * members. */
+SCRY_API int scry_tracestate_parse(const char *value, char *out, size_t cap);
+/* The value of key in a normalized tracestate: its length, or -ENOENT. */
+SCRY_API int scry_tracestate_get(const char *tracestate, const char *key, char *value,
+                                 size_t cap);
+/* Puts key=value first (replacing the key's old member), dropping members
+ * from the end past 32 or past cap. -EINVAL for a bad key or value. */
+SCRY_API int scry_tracestate_set(char *tracestate, size_t cap, const char *key, const char *value);
+
+/* Header carriers for any HTTP library. get returns a header's value (name
+ * compared without case; several lines of one header joined with ",") or
+ * NULL; set adds or replaces one. */
+typedef const char *(*scry_header_get_fn)(void *carrier, const char *name);
+typedef void (*scry_header_set_fn)(void *carrier, const char *name, const char *value);
+/* Reads traceparent and tracestate into out (remote = 1). -EINVAL (out
+ * zeroed) when there is no valid traceparent. */
+SCRY_API int scry_context_extract(scry_header_get_fn get, void *carrier, scry_span_context_t *out);
+/* Writes traceparent (and tracestate when not empty). */
+SCRY_API int scry_context_inject(const scry_span_context_t *ctx, scry_header_set_fn set,
+                                 void *carrier);
+/* The same over a list of "Name: value" header lines (libcurl's slist,
+ * raw HTTP): extract from n lines; inject formats up to two lines into
+ * line[0] and line[1] (each SCRY_TRACESTATE_MAX + 16 bytes) and returns
+ * how many. */
+SCRY_API int scry_context_extract_lines(const char *const *lines, int n, scry_span_context_t *out);
+SCRY_API int scry_context_inject_lines(const scry_span_context_t *ctx,
+                                       char line[2][SCRY_TRACESTATE_MAX + 16]);
+
 /* A message for a value returned by any function above. */
 SCRY_API const char *scry_strerror(int err);
 

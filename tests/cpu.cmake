@@ -27,3 +27,13 @@ scry_shell_test(cpu_exec_clean cpu/exec_clean.sh)
 scry_shell_test(cpu_api_linked cpu/api_linked.sh pprof)
 # The two share runs are CPU-bound on both cores: keep them apart.
 set_tests_properties(cpu_share_100hz cpu_share_1000hz cpu_share_dwarf PROPERTIES RUN_SERIAL TRUE)
+
+# A libcurl client that tears libcurl down before exit (curl_exit.c).
+add_executable(curl_exit cpu/curl_exit.c)
+target_compile_options(curl_exit PRIVATE -O1 -g -fno-omit-frame-pointer)
+target_link_libraries(curl_exit PRIVATE PkgConfig::CURL)
+if(SCRY_SANITIZE)
+  target_compile_options(curl_exit PRIVATE -fno-sanitize=all)
+  target_link_options(curl_exit PRIVATE -fno-sanitize=all)
+endif()
+scry_shell_test(cpu_curl_exit cpu/curl_exit.sh pprof)

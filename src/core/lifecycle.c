@@ -12,7 +12,8 @@
  *     signal, so the program still dies of it with the usual status. A second
  *     signal before that is done kills at once, so a stuck write can never
  *     make a program unkillable.
- * A trace being written (SCRY_TRACE) is finished first, at the same moments.
+ * A trace being written (SCRY_TRACE) is finished first, at the same moments;
+ * spans still queued for export are sent last.
  * With SCRY_TRACEBACK, also on a fatal signal (core/traceback.c), after the
  * stacks are printed. _exit(), quick_exit() and exec write nothing.
  *
@@ -47,6 +48,7 @@
 #include "profile/heap.h"
 #include "profile/profile.h"
 #include "scry.h"
+#include "span/span.h"
 #include "trace/trace.h"
 
 static pthread_mutex_t exit_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -98,6 +100,8 @@ static void write_at_exit(void)
         int rc = scry__profile_write_path(p, path);
         if (rc < 0) scry__log("could not write %s: %s", path, scry_strerror(rc));
     }
+    /* Last, as it may wait on the network (at most the export timeout). */
+    scry__span_atexit();
     pthread_mutex_unlock(&exit_lock);
 }
 
@@ -138,9 +142,11 @@ static void on_term(int sig, siginfo_t *si, void *uc)
 
 static void prefork(void)
 {
-    /* In lock order (see each header): the tracer's control, the profiles'
+    /* In lock order (see each header): the spans' pool and exporter (taken
+     * with no other scry lock held), the tracer's control, the profiles'
      * control locks, the stack requests, the registry, the aggregator, the
      * stack table. */
+    scry__span_prefork();
     scry__trace_prefork();
     for (int i = 0; scry__profiles[i]; i++) scry__profiles[i]->prefork();
     scry__stacks_lock();
@@ -159,10 +165,12 @@ static void postfork_parent(void)
     scry__stacks_unlock();
     for (int i = 0; scry__profiles[i]; i++) scry__profiles[i]->postfork_parent();
     scry__trace_postfork_parent();
+    scry__span_postfork_parent();
 }
 
 static void postfork_child(void)
 {
+    scry__span_postfork_child();
     scry__http_postfork_child();
     scry__user_metrics_postfork_child();
     scry__stacktab_postfork_child();

@@ -62,7 +62,7 @@
 #define MAX_THREADS 65536
 #define MAX_TASKS 65536
 #define MAX_DEPTH 256
-#define MAX_ANN 4
+#define MAX_ANN 6
 #define STACK_NAMES 32 /* names in a "stack" annotation */
 #define MAX_INLINE 8
 #define SYM_CACHE 4096
@@ -213,6 +213,8 @@ typedef struct {
     uint64_t id, parent;
     char *type;
     uint32_t described;
+    uint64_t span_id; /* the span (scry.h) it stands for or ran in, 0: none */
+    uint8_t trace_id[16];
 } task_t;
 
 typedef struct block {
@@ -864,6 +866,21 @@ static void begin_task(scry__perfetto_t *p, task_t *k, int64_t ts)
     ev_name(p, &e, k->type);
     ann_uint(p, &e, "task_id", k->id);
     if (k->parent) ann_uint(p, &e, "parent_task_id", k->parent);
+    /* The W3C forms, as a tracing backend shows them: a trace found there
+     * is found here by the same text. */
+    char trace_hex[33], span_hex[17];
+    if (k->span_id) {
+        static const char digits[] = "0123456789abcdef";
+        for (int i = 0; i < 16; i++) {
+            trace_hex[2 * i] = digits[k->trace_id[i] >> 4];
+            trace_hex[2 * i + 1] = digits[k->trace_id[i] & 15];
+        }
+        trace_hex[32] = 0;
+        for (int i = 15; i >= 0; i--) span_hex[15 - i] = digits[(k->span_id >> (4 * i)) & 15];
+        span_hex[16] = 0;
+        ann_str(p, &e, "trace_id", trace_hex);
+        ann_str(p, &e, "span_id", span_hex);
+    }
     ev_emit(p, &e);
 }
 
@@ -1011,6 +1028,8 @@ static void on_task(scry__perfetto_t *p, const scry__tr_task_t *r, int64_t ts)
     }
     k->id = r->id;
     k->parent = r->parent;
+    k->span_id = r->span_id;
+    memcpy(k->trace_id, r->trace_id, 16);
     begin_task(p, k, ts);
     int64_t *end = map_del(&p->early, r->id);
     if (end) {

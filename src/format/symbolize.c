@@ -105,8 +105,29 @@ static void read_build_ids(scry__symbolizer_t *s)
     }
 }
 
+/* libdebuginfod's constructor initialises its libcurl, and through it
+ * libssh2 and OpenSSL. Loaded at exit, after the program has torn its own
+ * libcurl and OpenSSL down (curl_global_cleanup), that crashes the program
+ * (seen with examples/otel/front). So it is loaded when a profile starts,
+ * while the program is still setting up, not first at the exit-time write. */
+static pthread_once_t debuginfod_once = PTHREAD_ONCE_INIT;
+
+static void load_debuginfod(void)
+{
+    Dwfl *d = dwfl_begin(&callbacks);
+    if (!d) return;
+    dwfl_get_debuginfod_client(d);
+    dwfl_end(d);
+}
+
+void scry__symbolizer_prepare(void)
+{
+    pthread_once(&debuginfod_once, load_debuginfod);
+}
+
 scry__symbolizer_t *scry__symbolizer_new(void)
 {
+    scry__symbolizer_prepare();
     scry__symbolizer_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->demangle =

@@ -34,6 +34,10 @@ typedef struct scry__symbolizer scry__symbolizer_t;
 /* NULL when out of memory; libdw failures leave a symbolizer that knows the
  * mappings but no names. */
 scry__symbolizer_t *scry__symbolizer_new(void);
+/* Loads what symbolizing will load (libdebuginfod and its libcurl) now,
+ * once: called when a profile or trace starts, so that nothing is first
+ * loaded at exit, after the program tore its libraries down. */
+void scry__symbolizer_prepare(void);
 /* The process's shared symbolizer, rebuilt when a library was loaded or
  * unloaded since, held until release; while another user holds it, a
  * private one (freed by release). NULL when out of memory. */

@@ -55,6 +55,9 @@ enum {
     M_SAMPLES_TAKEN,
     M_SAMPLES_DROPPED,
     M_HANDLER_TIME,
+    M_SPANS_STARTED,
+    M_SPANS_EXPORTED,
+    M_SPANS_DROPPED,
     M_COUNT
 };
 
@@ -113,6 +116,14 @@ static const scry_metric_desc_t descs[M_COUNT] = {
     [M_HANDLER_TIME] = {"/profiling/signal-handlers/time:seconds",
                         "Time spent in scry's signal handlers (CPU samples, stack requests).",
                         SCRY_COUNTER},
+    [M_SPANS_STARTED] = {"/spans/started:spans", "Spans the program started (scry_span_start).",
+                         SCRY_COUNTER},
+    [M_SPANS_EXPORTED] = {"/spans/exported:spans", "Spans the OTLP collector accepted.",
+                          SCRY_COUNTER},
+    [M_SPANS_DROPPED] = {"/spans/dropped:spans",
+                         "Recorded spans not exported: the queue was full, or the export failed "
+                         "after its retries.",
+                         SCRY_COUNTER},
 };
 
 int scry_metrics_all(const scry_metric_desc_t **out)
@@ -321,6 +332,16 @@ int scry_metrics_read(scry_metric_value_t *v, int n)
             v[i].value =
                 (double)atomic_load_explicit(&scry__handler_ns, memory_order_relaxed) / 1e9;
             break;
+        case M_SPANS_STARTED:
+        case M_SPANS_EXPORTED:
+        case M_SPANS_DROPPED: {
+            scry_span_stats_t st;
+            scry_span_stats(&st);
+            v[i].value = m == M_SPANS_STARTED    ? (double)st.started
+                         : m == M_SPANS_EXPORTED ? (double)st.exported
+                                                 : (double)(st.dropped_queue + st.dropped_export);
+            break;
+        }
         }
     }
     return known;

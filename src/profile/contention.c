@@ -43,6 +43,7 @@
 #include "format/pprof.h"
 #include "profile/profile.h"
 #include "scry.h"
+#include "span/labels.h"
 #include "trace/trace.h"
 
 _Atomic int scry__contention_on;
@@ -94,6 +95,8 @@ typedef struct {
     uint64_t seq;       /* lock releases recorded */
     uint32_t nreleaser; /* frames of the last one; 0: it was not sampled */
     uintptr_t releaser[RELEASER_FRAMES];
+    uint64_t releaser_span; /* its span (span/labels.h), 0: none */
+    uint32_t releaser_span_name;
     /* Waits that ended before the release that ended them was recorded
      * (the waiter ran first): the release charges them when it comes. */
     int64_t pending_count, pending_delay;
@@ -150,6 +153,8 @@ int scry__wait_begin(scry__wait_t *w, const void *obj)
         e->waiters = 0;
         e->seq = 0;
         e->nreleaser = 0;
+        e->releaser_span = 0;
+        e->releaser_span_name = 0;
         e->pending_count = e->pending_delay = 0;
     }
     if (e) {
@@ -180,7 +185,7 @@ void scry__contention_release_begin(const void *obj, int wake_kind)
 }
 
 static void mutex_event(const void *obj, const uintptr_t *frames, uint32_t n, int64_t count,
-                        int64_t delay);
+                        int64_t delay, uint64_t span, uint32_t span_name);
 
 void scry__contention_release_end(const void *obj, uintptr_t caller)
 {
@@ -199,17 +204,21 @@ void scry__contention_release_end(const void *obj, uintptr_t caller)
     wstripe_t *s = wstripe_of(obj);
     pthread_mutex_lock(&s->lock);
     waiting_t *e = find(s, obj);
+    uint32_t span_name;
+    uint64_t span = scry__span_label_get_as_safe(&span_name);
     if (e) {
         e->seq++;
         e->nreleaser = n;
         memcpy(e->releaser, frames, n * sizeof *frames);
+        e->releaser_span = span;
+        e->releaser_span_name = span_name;
         count = e->pending_count;
         delay = e->pending_delay;
         e->pending_count = e->pending_delay = 0;
         if (e->waiters == 0) e->obj = NULL;
     }
     pthread_mutex_unlock(&s->lock);
-    if (n && count) mutex_event(obj, frames, n, count * fraction, delay * fraction);
+    if (n && count) mutex_event(obj, frames, n, count * fraction, delay * fraction, span, span_name);
     errno = saved;
     scry__tls.busy--;
 }
@@ -224,6 +233,8 @@ typedef struct {
     uint32_t stack;
     uint32_t kind;
     uint32_t next;            /* index + 1 */
+    uint32_t span_name;       /* span/labels.h, 0: none */
+    uint64_t span_id;         /* 0: none, or folded away */
     int64_t count_milli, delay;
 } bucket_t;
 
@@ -232,6 +243,7 @@ static bucket_t *buckets;
 static uint32_t *bucket_hash;
 static uint32_t nbuckets;
 static uint64_t dropped_table;    /* buckets or stacks full */
+static uint64_t span_ids_folded;  /* samples that lost their span_id label */
 static uint64_t ring_drops_at_start;
 
 /* Latencies: atomics, no lock. */
@@ -272,23 +284,35 @@ static void consume(const scry__sample_t *smp)
         bucket_hash = map(BUCKET_HASH * sizeof *bucket_hash);
         if (!buckets || !bucket_hash) goto full;
     }
-    uint64_t k = ((uint64_t)stack * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)smp->tag * 0xff51afd7ed558ccdull) ^
-                 smp->kind;
-    uint32_t h = (uint32_t)(k >> 40) & (BUCKET_HASH - 1);
-    bucket_t *b = NULL;
-    for (uint32_t i = bucket_hash[h]; i && !b; i = buckets[i - 1].next) {
-        bucket_t *c = &buckets[i - 1];
-        if (c->stack == stack && c->obj == smp->tag && c->kind == smp->kind) b = c;
+    uint64_t span = smp->span_id;
+    for (;;) {
+        uint64_t k = ((uint64_t)stack * 0x9e3779b97f4a7c15ull) ^
+                     ((uint64_t)smp->tag * 0xff51afd7ed558ccdull) ^ (span * 0xc4ceb9fe1a85ec53ull) ^
+                     smp->kind ^ ((uint64_t)smp->span_name << 8);
+        uint32_t h = (uint32_t)(k >> 40) & (BUCKET_HASH - 1);
+        bucket_t *b = NULL;
+        for (uint32_t i = bucket_hash[h]; i && !b; i = buckets[i - 1].next) {
+            bucket_t *c = &buckets[i - 1];
+            if (c->stack == stack && c->obj == smp->tag && c->kind == smp->kind &&
+                c->span_id == span && c->span_name == smp->span_name)
+                b = c;
+        }
+        if (!b) {
+            /* A new bucket: a span id only while the table has room. */
+            uint64_t kept = scry__span_id_keep(span, nbuckets, BUCKETS_MAX, &span_ids_folded);
+            if (kept != span) {
+                span = kept;
+                continue;
+            }
+            if (nbuckets >= BUCKETS_MAX) goto full;
+            b = &buckets[nbuckets];
+            *b = (bucket_t){smp->tag, stack, smp->kind, bucket_hash[h], smp->span_name, span, 0, 0};
+            bucket_hash[h] = ++nbuckets;
+        }
+        b->count_milli += smp->values[0];
+        b->delay += smp->values[1];
+        return;
     }
-    if (!b) {
-        if (nbuckets >= BUCKETS_MAX) goto full;
-        b = &buckets[nbuckets];
-        *b = (bucket_t){smp->tag, stack, smp->kind, bucket_hash[h], 0, 0};
-        bucket_hash[h] = ++nbuckets;
-    }
-    b->count_milli += smp->values[0];
-    b->delay += smp->values[1];
-    return;
 full:
     dropped_table++;
 }
@@ -301,18 +325,23 @@ static scry__sample_t *event(int kind, const void *obj, int64_t count_milli, int
     if (smp) {
         smp->kind = (uint32_t)kind;
         smp->tag = (uintptr_t)obj;
+        smp->span_id = 0;
+        smp->span_name = 0;
         smp->values[0] = count_milli;
         smp->values[1] = delay;
     }
     return smp;
 }
 
-/* count waits of delay ns in all, charged to the releaser's frames. */
+/* count waits of delay ns in all, charged to the releaser's frames and
+ * span. */
 static void mutex_event(const void *obj, const uintptr_t *frames, uint32_t n, int64_t count,
-                        int64_t delay)
+                        int64_t delay, uint64_t span, uint32_t span_name)
 {
     scry__sample_t *smp = event(SCRY__KIND_MUTEX, obj, 1000 * count, delay);
     if (!smp) return;
+    smp->span_id = span;
+    smp->span_name = span_name;
     memcpy(smp->frames, frames, n * sizeof *frames);
     smp->nframes = n;
     scry__ring_commit_as_safe(smp);
@@ -323,6 +352,7 @@ static void block_event(const void *obj, uintptr_t caller, int64_t count_milli, 
 {
     scry__sample_t *smp = event(SCRY__KIND_BLOCK, obj, count_milli, delay);
     if (!smp) return;
+    smp->span_id = scry__span_label_get_as_safe(&smp->span_name);
     smp->nframes = scry__callstack(caller, smp->frames, SCRY__MAX_FRAMES);
     scry__ring_commit_as_safe(smp);
 }
@@ -343,7 +373,8 @@ void scry__wait_end(scry__wait_t *w, const void *obj, int what, int kind, uintpt
         atomic_fetch_add_explicit(&lock_wait_ns, (uint64_t)delay, memory_order_relaxed);
 
     uintptr_t releaser[RELEASER_FRAMES];
-    uint32_t nreleaser = 0;
+    uint32_t nreleaser = 0, releaser_span_name = 0;
+    uint64_t releaser_span = 0;
     int mutex = what == SCRY__WAIT_LOCK && atomic_load_explicit(&mutex_on, memory_order_relaxed);
     if (w->registered) {
         wstripe_t *s = wstripe_of(obj);
@@ -355,6 +386,8 @@ void scry__wait_end(scry__wait_t *w, const void *obj, int what, int kind, uintpt
                  * was sampled. */
                 nreleaser = e->nreleaser;
                 memcpy(releaser, e->releaser, nreleaser * sizeof *releaser);
+                releaser_span = e->releaser_span;
+                releaser_span_name = e->releaser_span_name;
             } else if (mutex) {
                 /* It will be: leave the wait for it to charge. */
                 e->pending_count++;
@@ -377,7 +410,7 @@ void scry__wait_end(scry__wait_t *w, const void *obj, int what, int kind, uintpt
     }
     if (nreleaser) {
         int64_t n = rate_of(&mutex_fraction, scry__config.mutex_fraction);
-        mutex_event(obj, releaser, nreleaser, n, n * delay);
+        mutex_event(obj, releaser, nreleaser, n, n * delay, releaser_span, releaser_span_name);
     }
     errno = saved;
     scry__tls.busy--;
@@ -469,7 +502,7 @@ static int write_profile(int fd, int kind)
     uint32_t n = nbuckets;
     bucket_t *copy = malloc((n ? n : 1) * sizeof *copy);
     if (copy && n) memcpy(copy, buckets, n * sizeof *copy);
-    uint64_t full = dropped_table;
+    uint64_t full = dropped_table, folded = span_ids_folded;
     scry__aggregator_unlock();
     if (!copy) return -ENOMEM;
 
@@ -504,6 +537,11 @@ static int write_profile(int fd, int kind)
              (unsigned long long)(scry__ring_drops() - ring_drops_at_start), (unsigned long long)full,
              (unsigned long long)atomic_load(&table_full), (unsigned long long)nlat);
     scry__pprof_add_comment(p, c);
+    if (folded) {
+        snprintf(c, sizeof c, "span_id labels left off %llu events (too many spans): they keep span_name",
+                 (unsigned long long)folded);
+        scry__pprof_add_comment(p, c);
+    }
 
     int rc = 0;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
@@ -514,8 +552,10 @@ static int write_profile(int fd, int kind)
         const uintptr_t *f = scry__stacktab_get(copy[i].stack, &nf);
         char addr[32];
         snprintf(addr, sizeof addr, "0x%lx", (unsigned long)copy[i].obj);
-        scry__label_t l = {.key = "lock", .str = addr};
-        rc = scry__pprof_add_sample(p, f, nf, v, &l, 1);
+        char hex[17];
+        scry__label_t l[3] = {{.key = "lock", .str = addr}};
+        int nl = 1 + scry__span_pprof_labels(copy[i].span_id, copy[i].span_name, hex, l + 1);
+        rc = scry__pprof_add_sample(p, f, nf, v, l, nl);
     }
     free(copy);
     if (rc == 0) rc = scry__pprof_write_fd(p, fd);

@@ -10,8 +10,9 @@
  * timer_create fails, and the profile's comments say so.
  *
  * Flow: timer -> SIGPROF handler on the sampled thread (unwind, append to the
- * ring) -> aggregator thread (intern the stack, add values per stack id) ->
- * write_fd (snapshot, pprof). The first expiry of each timer is randomised
+ * ring) -> aggregator thread (intern the stack, add values per stack id, or
+ * per (stack, span) for a sample taken while a span was current: those
+ * carry the span_id and span_name labels) -> write_fd (snapshot, pprof). The first expiry of each timer is randomised
  * within one period so threads started together are not sampled in
  * lock-step. Expirations the kernel merged into one signal (si_overrun) are
  * added to that sample's weight and counted, so totals stay right even when
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +47,7 @@
 #include "interpose/signal.h"
 #include "profile/profile.h"
 #include "scry.h"
+#include "span/labels.h"
 #include "trace/trace.h"
 
 static pthread_mutex_t ctl = PTHREAD_MUTEX_INITIALIZER;
@@ -65,6 +68,22 @@ static int ever_started;
 static int64_t (*vals)[2];
 static uint32_t vals_cap;
 static uint64_t table_full_drops;
+
+/* Samples taken in a span, per (stack, span id, span name): mmap'ed once,
+ * bounded; span ids are folded away past 3/4 of it (span/labels.h).
+ * Aggregator lock. */
+#define SPAN_BUCKETS_MAX (1u << 16)
+#define SPAN_HASH (1u << 14)
+typedef struct {
+    uint64_t span_id;
+    uint32_t stack, name;
+    uint32_t next; /* index + 1 */
+    int64_t v[2];
+} span_bucket_t;
+static span_bucket_t *span_buckets;
+static uint32_t *span_hash;
+static uint32_t nspan_buckets;
+static uint64_t span_ids_folded;
 
 static _Atomic uint64_t overruns;
 static _Atomic int timer_failures;
@@ -109,6 +128,7 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
             s->kind = SCRY__KIND_CPU;
             s->values[0] = weight;
             s->values[1] = weight * period_ns;
+            s->span_id = scry__span_label_get_as_safe(&s->span_name);
             s->nframes = unwind_mode == SCRY__UNWIND_DWARF
                              ? scry__unwind_dwarf_as_safe(uc, s->frames, SCRY__MAX_FRAMES)
                              : scry__unwind_fp_as_safe(uc, s->frames, SCRY__MAX_FRAMES);
@@ -175,12 +195,55 @@ static void leaving(scry__thread_t *t)
 
 static const scry__thread_hooks_t hooks = {joined, leaving};
 
+/* The bucket of a sample taken in a span, NULL when the table is full. */
+static span_bucket_t *span_bucket(uint32_t stack, uint64_t span_id, uint32_t name)
+{
+    if (!span_buckets) {
+        void *b = mmap(NULL, SPAN_BUCKETS_MAX * sizeof *span_buckets, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *h = mmap(NULL, SPAN_HASH * sizeof *span_hash, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (b == MAP_FAILED || h == MAP_FAILED) return NULL;
+        span_buckets = b;
+        span_hash = h;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t at = (uint32_t)(((uint64_t)stack * 0x9e3779b97f4a7c15ull ^ span_id * 0xff51afd7ed558ccdull ^
+                                  name) >> 40) & (SPAN_HASH - 1);
+        for (uint32_t i = span_hash[at]; i; i = span_buckets[i - 1].next) {
+            span_bucket_t *b = &span_buckets[i - 1];
+            if (b->stack == stack && b->span_id == span_id && b->name == name) return b;
+        }
+        /* New: with its span id while there is room, else the span's name
+         * alone (looked up again under that key). */
+        uint64_t kept = scry__span_id_keep(span_id, nspan_buckets, SPAN_BUCKETS_MAX, &span_ids_folded);
+        if (kept != span_id) {
+            span_id = kept;
+            continue;
+        }
+        if (nspan_buckets >= SPAN_BUCKETS_MAX) return NULL;
+        span_bucket_t *b = &span_buckets[nspan_buckets];
+        *b = (span_bucket_t){span_id, stack, name, span_hash[at], {0, 0}};
+        span_hash[at] = ++nspan_buckets;
+        return b;
+    }
+    return NULL;
+}
+
 /* Consumer, under the aggregator lock: add one sample. */
 static void consume(const scry__sample_t *s)
 {
     uint32_t id = scry__stacktab_intern(s->frames, s->nframes);
     if (id == SCRY__STACK_NONE) {
         table_full_drops += (uint64_t)s->values[0];
+    } else if (s->span_id || s->span_name) {
+        span_bucket_t *b = span_bucket(id, s->span_id, s->span_name);
+        if (!b) {
+            table_full_drops += (uint64_t)s->values[0];
+            return;
+        }
+        b->v[0] += s->values[0];
+        b->v[1] += s->values[1];
     } else {
         if (id >= vals_cap) {
             uint32_t cap = vals_cap ? vals_cap : 1024;
@@ -204,6 +267,9 @@ static void reset_data(void)
 {
     scry__aggregator_drain_and_lock();
     if (vals) memset(vals, 0, vals_cap * sizeof *vals);
+    if (span_hash) memset(span_hash, 0, SPAN_HASH * sizeof *span_hash);
+    nspan_buckets = 0;
+    span_ids_folded = 0;
     table_full_drops = 0;
     scry__aggregator_unlock();
     atomic_store(&overruns, 0);
@@ -316,6 +382,8 @@ static int cpu_running(void)
 typedef struct {
     uint32_t id;
     int64_t v[2];
+    uint64_t span_id;
+    uint32_t span_name;
 } row_t;
 
 static int cpu_write_fd(int fd)
@@ -329,7 +397,7 @@ static int cpu_write_fd(int fd)
     pthread_mutex_unlock(&ctl);
 
     scry__aggregator_drain_and_lock();
-    uint32_t n = 0;
+    uint32_t n = nspan_buckets;
     for (uint32_t i = 0; i < vals_cap; i++) n += vals[i][0] != 0;
     row_t *rows = malloc((n ? n : 1) * sizeof *rows);
     if (!rows) {
@@ -338,8 +406,12 @@ static int cpu_write_fd(int fd)
     }
     n = 0;
     for (uint32_t i = 0; i < vals_cap; i++)
-        if (vals[i][0]) rows[n++] = (row_t){i, {vals[i][0], vals[i][1]}};
-    uint64_t full = table_full_drops;
+        if (vals[i][0]) rows[n++] = (row_t){i, {vals[i][0], vals[i][1]}, 0, 0};
+    for (uint32_t i = 0; i < nspan_buckets; i++) {
+        const span_bucket_t *b = &span_buckets[i];
+        rows[n++] = (row_t){b->stack, {b->v[0], b->v[1]}, b->span_id, b->name};
+    }
+    uint64_t full = table_full_drops, folded = span_ids_folded;
     scry__aggregator_unlock();
 
     static const scry__value_type_t types[] = {{"samples", "count"}, {"cpu", "nanoseconds"}};
@@ -366,11 +438,20 @@ static int cpu_write_fd(int fd)
              (unsigned long long)atomic_load(&overruns));
     scry__pprof_add_comment(p, c);
 
+    if (folded) {
+        snprintf(c, sizeof c, "span_id labels left off %llu samples (too many spans): they keep span_name",
+                 (unsigned long long)folded);
+        scry__pprof_add_comment(p, c);
+    }
+
     int rc = 0;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         uint32_t nf;
         const uintptr_t *f = scry__stacktab_get(rows[i].id, &nf);
-        rc = scry__pprof_add_sample(p, f, nf, rows[i].v, NULL, 0);
+        char hex[17];
+        scry__label_t labels[2];
+        int nl = scry__span_pprof_labels(rows[i].span_id, rows[i].span_name, hex, labels);
+        rc = scry__pprof_add_sample(p, f, nf, rows[i].v, labels, nl);
     }
     free(rows);
     if (rc == 0) rc = scry__pprof_write_fd(p, fd);

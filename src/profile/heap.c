@@ -50,6 +50,7 @@
 #include "format/pprof.h"
 #include "profile/profile.h"
 #include "scry.h"
+#include "span/labels.h"
 
 __thread scry__heap_tls_t scry__heap_tls __attribute__((tls_model("initial-exec")));
 _Atomic uint8_t scry__heap_filter[1u << SCRY__HEAP_FILTER_BITS];
@@ -206,6 +207,8 @@ typedef struct {
     uint32_t stack;
     uint32_t next; /* chain in the hash; index + 1, 0 ends */
     uint64_t size;
+    uint64_t span_id;   /* the span current at the allocation (span/labels.h) */
+    uint32_t span_name; /* 0: none */
     _Atomic int64_t allocs, frees;
 } bucket_t;
 
@@ -215,6 +218,7 @@ static uint32_t *bucket_hash; /* BUCKET_HASH heads */
 static _Atomic uint32_t nbuckets;
 static _Atomic uint64_t dropped_tables; /* samples lost to a full table */
 static _Atomic uint64_t lost_frees;     /* frees of sampled blocks not matched */
+static uint64_t span_ids_folded;        /* samples that lost span_id; prof_lock */
 
 static void *map(size_t size)
 {
@@ -224,26 +228,41 @@ static void *map(size_t size)
 }
 
 /* prof_lock held. Index of the bucket, or UINT32_MAX when full. */
-static uint32_t bucket_for(uint32_t stack, uint64_t size)
+static uint32_t bucket_for(uint32_t stack, uint64_t size, uint64_t span_id, uint32_t span_name)
 {
     if (!buckets) {
         buckets = map(BUCKETS_MAX * sizeof *buckets);
         bucket_hash = map(BUCKET_HASH * sizeof *bucket_hash);
         if (!buckets || !bucket_hash) return UINT32_MAX;
     }
-    uint32_t h = (uint32_t)(((uint64_t)stack * 0x9e3779b97f4a7c15ull ^ size * 0xff51afd7ed558ccdull) >> 40) &
-                 (BUCKET_HASH - 1);
-    for (uint32_t i = bucket_hash[h]; i; i = buckets[i - 1].next)
-        if (buckets[i - 1].stack == stack && buckets[i - 1].size == size) return i - 1;
-    uint32_t n = atomic_load(&nbuckets);
-    if (n >= BUCKETS_MAX) return UINT32_MAX;
-    bucket_t *b = &buckets[n];
-    b->stack = stack;
-    b->size = size;
-    b->next = bucket_hash[h];
-    bucket_hash[h] = n + 1;
-    atomic_store_explicit(&nbuckets, n + 1, memory_order_release);
-    return n;
+    for (;;) {
+        uint32_t h = (uint32_t)(((uint64_t)stack * 0x9e3779b97f4a7c15ull ^ size * 0xff51afd7ed558ccdull ^
+                                 span_id * 0xc4ceb9fe1a85ec53ull ^ span_name) >> 40) &
+                     (BUCKET_HASH - 1);
+        for (uint32_t i = bucket_hash[h]; i; i = buckets[i - 1].next) {
+            const bucket_t *b = &buckets[i - 1];
+            if (b->stack == stack && b->size == size && b->span_id == span_id &&
+                b->span_name == span_name)
+                return i - 1;
+        }
+        uint32_t n = atomic_load(&nbuckets);
+        /* A new bucket: a span id only while the table has room. */
+        uint64_t kept = scry__span_id_keep(span_id, n, BUCKETS_MAX, &span_ids_folded);
+        if (kept != span_id) {
+            span_id = kept;
+            continue;
+        }
+        if (n >= BUCKETS_MAX) return UINT32_MAX;
+        bucket_t *b = &buckets[n];
+        b->stack = stack;
+        b->size = size;
+        b->span_id = span_id;
+        b->span_name = span_name;
+        b->next = bucket_hash[h];
+        bucket_hash[h] = n + 1;
+        atomic_store_explicit(&nbuckets, n + 1, memory_order_release);
+        return n;
+    }
 }
 
 /* ---- The live table ---------------------------------------------------- */
@@ -477,7 +496,9 @@ static void record(void *p, size_t n, uintptr_t caller)
     size_counts[sb] += w;
     size_sum += w * (double)n;
     uint32_t stack = scry__stacktab_intern(frames, nf);
-    uint32_t b = stack == SCRY__STACK_NONE ? UINT32_MAX : bucket_for(stack, n);
+    uint32_t span_name;
+    uint64_t span = scry__span_label_get_as_safe(&span_name);
+    uint32_t b = stack == SCRY__STACK_NONE ? UINT32_MAX : bucket_for(stack, n, span, span_name);
     if (b != UINT32_MAX) atomic_fetch_add_explicit(&buckets[b].allocs, 1, memory_order_relaxed);
     pthread_mutex_unlock(&prof_lock);
     if (b == UINT32_MAX) {
@@ -664,6 +685,14 @@ static int write_profile(int fd, const char *default_type)
              (unsigned long long)atomic_load(&dropped_tables),
              (unsigned long long)atomic_load(&lost_frees));
     scry__pprof_add_comment(p, c);
+    pthread_mutex_lock(&prof_lock);
+    uint64_t folded = span_ids_folded;
+    pthread_mutex_unlock(&prof_lock);
+    if (folded) {
+        snprintf(c, sizeof c, "span_id labels left off %llu samples (too many spans): they keep span_name",
+                 (unsigned long long)folded);
+        scry__pprof_add_comment(p, c);
+    }
 
     int rc = 0;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
@@ -677,8 +706,10 @@ static int write_profile(int fd, const char *default_type)
         if (!v[0] && !v[2]) continue;
         uint32_t nf;
         const uintptr_t *f = scry__stacktab_get(b->stack, &nf);
-        scry__label_t l = {.key = "bytes", .num = (int64_t)b->size};
-        rc = scry__pprof_add_sample(p, f, nf, v, &l, 1);
+        char hex[17];
+        scry__label_t l[3] = {{.key = "bytes", .num = (int64_t)b->size}};
+        int nl = 1 + scry__span_pprof_labels(b->span_id, b->span_name, hex, l + 1);
+        rc = scry__pprof_add_sample(p, f, nf, v, l, nl);
     }
     if (rc == 0) rc = scry__pprof_write_fd(p, fd);
     scry__pprof_free(p);

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "profile/profile.h"
+#include "span/labels.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 
 #include "core/profile_names.h"
 #include "core/threads.h"
+#include "format/symbolize.h"
 
 const scry__profile_t *const scry__profiles[] = {
     &scry__cpu_profile,   &scry__heap_profile,  &scry__allocs_profile,
@@ -36,6 +38,7 @@ const scry__profile_t *scry__profile_find(const char *name)
 int scry__profile_start(const scry__profile_t *p)
 {
     scry__tls.busy++;
+    scry__symbolizer_prepare();
     int rc = p->start();
     scry__tls.busy--;
     return rc;
@@ -71,4 +74,16 @@ int scry__profile_write_path(const scry__profile_t *p, const char *path)
     if (rc == 0 && rename(tmp, path) < 0) rc = -errno;
     if (rc != 0) unlink(tmp);
     return rc;
+}
+
+int scry__span_pprof_labels(uint64_t span_id, uint32_t name_id, char hex[17], scry__label_t out[2])
+{
+    int n = 0;
+    if (span_id) {
+        scry__span_id_hex(span_id, hex);
+        out[n++] = (scry__label_t){"span_id", hex, 0, NULL};
+    }
+    const char *name = scry__span_name(name_id);
+    if (name) out[n++] = (scry__label_t){"span_name", name, 0, NULL};
+    return n;
 }

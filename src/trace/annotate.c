@@ -18,6 +18,7 @@
 
 #include "core/threads.h"
 #include "scry.h"
+#include "span/labels.h"
 #include "trace/buffer.h"
 #include "trace/trace.h"
 
@@ -40,8 +41,11 @@ static uint32_t bounded_len(const char *s, uint32_t max)
     return s ? (uint32_t)strnlen(s, max) : 0;
 }
 
-/* A TASK_* or REGION_* record: header, one id, maybe a string. */
-static void id_record(int type, uint64_t id, uint64_t parent, const char *str, uint32_t len)
+/* A TASK_* or REGION_* record: header, one id, maybe a string. A task
+ * begin carries a span's ids: span_id's, or else the thread's current
+ * span's (span/labels.h). */
+static void id_record(int type, uint64_t id, uint64_t parent, const char *str, uint32_t len,
+                      uint64_t span_id, const uint8_t *trace_id)
 {
     uint64_t now = scry__trace_clock();
     if (type == SCRY__TR_TASK_BEGIN || type == SCRY__TR_TASK_END) {
@@ -51,6 +55,15 @@ static void id_record(int type, uint64_t id, uint64_t parent, const char *str, u
         r->h = (scry__trec_t){(uint16_t)type, (uint16_t)size, len, now};
         r->id = id;
         r->parent = parent;
+        if (type == SCRY__TR_TASK_BEGIN && !span_id && scry__span_label.span_id) {
+            span_id = scry__span_label.span_id;
+            trace_id = scry__span_label.trace_id;
+        }
+        r->span_id = type == SCRY__TR_TASK_BEGIN ? span_id : 0;
+        if (r->span_id && trace_id)
+            memcpy(r->trace_id, trace_id, 16);
+        else
+            memset(r->trace_id, 0, 16);
         memcpy(r->type, str ? str : "", len);
         r->type[len] = 0;
         scry__tbuf_commit(r);
@@ -66,13 +79,13 @@ static void id_record(int type, uint64_t id, uint64_t parent, const char *str, u
     }
 }
 
-SCRY_API scry_task_t scry_task_begin(const char *type)
+static scry_task_t task_begin(const char *type, uint64_t span_id, const uint8_t *trace_id)
 {
     if (!scry__tracing()) return 0;
     int saved = errno;
     scry_task_t id = atomic_fetch_add_explicit(&next_task_id, 1, memory_order_relaxed) + 1;
     scry_task_t parent = tasks.current;
-    id_record(SCRY__TR_TASK_BEGIN, id, parent, type, bounded_len(type, TYPE_MAX));
+    id_record(SCRY__TR_TASK_BEGIN, id, parent, type, bounded_len(type, TYPE_MAX), span_id, trace_id);
     if (tasks.depth < TASK_DEPTH) {
         tasks.task[tasks.depth] = id;
         tasks.parent[tasks.depth] = parent;
@@ -83,11 +96,21 @@ SCRY_API scry_task_t scry_task_begin(const char *type)
     return id;
 }
 
+SCRY_API scry_task_t scry_task_begin(const char *type)
+{
+    return task_begin(type, 0, NULL);
+}
+
+uint64_t scry__task_begin_span(const char *name, const uint8_t trace_id[16], uint64_t span_id)
+{
+    return task_begin(name, span_id, trace_id);
+}
+
 SCRY_API void scry_task_end(scry_task_t task)
 {
     if (!task) return;
     int saved = errno;
-    if (scry__tracing()) id_record(SCRY__TR_TASK_END, task, 0, NULL, 0);
+    if (scry__tracing()) id_record(SCRY__TR_TASK_END, task, 0, NULL, 0, 0, NULL);
     /* Back to its parent if it was this thread's current task. */
     for (int i = tasks.depth - 1; i >= 0; i--) {
         if (tasks.task[i] != task) continue;
@@ -118,7 +141,7 @@ SCRY_API void scry_region_begin(const char *type)
 {
     if (!scry__tracing()) return;
     int saved = errno;
-    id_record(SCRY__TR_REGION_BEGIN, tasks.current, 0, type, bounded_len(type, TYPE_MAX));
+    id_record(SCRY__TR_REGION_BEGIN, tasks.current, 0, type, bounded_len(type, TYPE_MAX), 0, NULL);
     errno = saved;
 }
 
@@ -126,7 +149,7 @@ SCRY_API void scry_region_end(void)
 {
     if (!scry__tracing()) return;
     int saved = errno;
-    id_record(SCRY__TR_REGION_END, tasks.current, 0, NULL, 0);
+    id_record(SCRY__TR_REGION_END, tasks.current, 0, NULL, 0, 0, NULL);
     errno = saved;
 }
 

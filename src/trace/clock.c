@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -54,7 +55,7 @@ static void pair(uint64_t *tsc, int64_t *ns)
 static void init(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    if (kernel_uses_tsc()) {
+    if (scry__trace_clock_tsc_capable()) {
         uint64_t t0, t1;
         int64_t n0, n1;
         pair(&t0, &n0);
@@ -73,6 +74,18 @@ static void init(void)
     base_raw = 0;
     base_ns = 0;
     ns_per_tick = 1.0;
+}
+
+int scry__trace_clock_tsc_capable(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    static _Atomic int known; /* 0: not read yet, 1: no, 2: yes */
+    int k = known;
+    if (!k) known = k = kernel_uses_tsc() ? 2 : 1;
+    return k == 2;
+#else
+    return 0;
+#endif
 }
 
 void scry__trace_clock_init(void)

@@ -35,6 +35,9 @@ static inline uint64_t scry__trace_clock(void)
 /* Chooses the clock and measures the TSC's rate (once; later calls return
  * at once). Not from a signal handler: it sleeps 10 ms the first time. */
 void scry__trace_clock_init(void);
+/* 1 when the kernel's clocksource is the TSC (read once, no calibration):
+ * the span clock (span/span.c) makes the same choice. */
+int scry__trace_clock_tsc_capable(void);
 /* A raw reading in CLOCK_MONOTONIC nanoseconds. */
 int64_t scry__trace_clock_ns(uint64_t raw);
 /* Nanoseconds per raw unit (1.0 without the TSC). */

@@ -81,7 +81,9 @@ typedef struct {
 typedef struct {
     scry__trec_t h;
     uint64_t id;
-    uint64_t parent; /* 0: none */
+    uint64_t parent;     /* 0: none */
+    uint64_t span_id;    /* the span it belongs to (scry.h spans), 0: none */
+    uint8_t trace_id[16];
     char type[];
 } scry__tr_task_t;
 

@@ -55,6 +55,11 @@ extern size_t scry__trace_alloc_min;
 void scry__trace_thread_name(pid_t tid, const char *name);
 void scry__trace_thread_end(void);
 
+/* A task for a span (span/span.c): named like it, carrying its trace and
+ * span ids, and the calling thread's current task until scry_task_end.
+ * 0 when nothing records. */
+uint64_t scry__task_begin_span(const char *name, const uint8_t trace_id[16], uint64_t span_id);
+
 /* ---- Sessions ---------------------------------------------------------- */
 
 /* Starts streaming a trace to fd (owned by the session: closed at stop).

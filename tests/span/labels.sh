@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Samples taken while a span is current carry span_id and span_name labels,
+# in the cpu, heap, block and mutex profiles, against tests/span/span_truth.c
+# (profile), which does known work in named spans:
+#   cpu    every sample whose stack holds alpha_work is labelled "GET /alpha"
+#          (and beta_work "GET /beta"); no sample is labelled with the other
+#          name; the two names' CPU totals are in the ratio the program
+#          measured with its own thread CPU clock, within 20% (each side has
+#          about 30 and 60 samples at 100 Hz: the sampling error of the
+#          ratio is about 20% at 3 sigma); every span_id label is the id of a
+#          span of that name the program started; `go tool pprof -tagfocus`
+#          on each name shows that name's work and not the other's.
+#   heap   at rate 1 (every allocation), the in-use bytes labelled
+#          "GET /alpha" in alpha_alloc are exactly ALPHA_BLOCKS MiB, and
+#          "GET /beta" in beta_alloc BETA_BLOCKS MiB.
+#   block  the main thread's wait on the held mutex is labelled "wait";
+#   mutex  and charged to the releaser, labelled "hold".
+source "$SCRY_TESTS/lib.sh"
+
+OUT="$WORK/o"
+OTEL_TRACES_EXPORTER=none SCRY_PROFILES=cpu,heap,block,mutex SCRY_HEAP_RATE=1 SCRY_OUT="$OUT" \
+  "$SCRY_BIN/tests/span_truth" profile "$WORK/truth" >"$WORK/out" 2>"$WORK/err" ||
+  fail "span_truth profile: $(cat "$WORK/out" "$WORK/err")"
+for p in cpu heap block mutex; do [ -s "$OUT/$p.pb.gz" ] || fail "no $p profile: $(cat "$WORK/err")"; done
+for p in cpu heap block mutex; do "$DUMP" "$OUT/$p.pb.gz" >"$WORK/$p.txt" || fail "pprof_dump $p"; done
+"$DUMP" "$OUT/heap.pb.gz" --sample-index inuse_space >"$WORK/heap.txt"
+
+python3 - "$WORK/truth" "$WORK" <<'PY' || fail "labels do not match the program's spans"
+import re, sys
+truth, work = sys.argv[1], sys.argv[2]
+ids, cpu = {}, {}
+for line in open(truth):
+    f = line.rstrip("\n").split(" ")
+    if f[0] == "span":
+        ids.setdefault(" ".join(f[1:-1]), set()).add(f[-1])
+    elif f[0] == "cpu":
+        cpu[" ".join(f[1:-1])] = int(f[-1])
+errors = []
+
+def samples(name):
+    """(values, frames, labels) of every sample line of pprof_dump."""
+    out = []
+    for line in open(f"{work}/{name}.txt"):
+        if not line.startswith("sample "):
+            continue
+        parts = line[len("sample "):].rstrip("\n").split(" | ")
+        vals = [int(v) for v in parts[0].split(",")]
+        frames = parts[1].split(" ; ") if len(parts) > 1 else []
+        labels = {}
+        if len(parts) > 2:
+            for m in re.finditer(r"(\w+)=(.*?)(?= \w+=|$)", parts[2]):
+                labels[m.group(1)] = m.group(2)
+        out.append((vals, frames, labels))
+    return out
+
+def span_ok(labels, name):
+    return labels.get("span_name") == name and labels.get("span_id") in ids.get(name, ())
+
+# cpu
+by_name = {}
+for vals, frames, labels in samples("cpu"):
+    for fn, name in (("alpha_work", "GET /alpha"), ("beta_work", "GET /beta")):
+        if fn in frames:
+            if not span_ok(labels, name):
+                errors.append(f"cpu: a {fn} sample is labelled {labels}")
+            by_name[name] = by_name.get(name, 0) + vals[1]
+a, b = by_name.get("GET /alpha", 0), by_name.get("GET /beta", 0)
+want = cpu["GET /beta"] / cpu["GET /alpha"]
+print(f"cpu: GET /alpha {a/1e6:.0f} ms, GET /beta {b/1e6:.0f} ms in the profile; "
+      f"the program measured {cpu['GET /alpha']/1e6:.0f} and {cpu['GET /beta']/1e6:.0f} ms")
+if not a or not b or abs((b / a) / want - 1) > 0.20:
+    errors.append(f"cpu: beta/alpha {b/max(a,1):.2f}, the program's {want:.2f}")
+
+# heap
+inuse = {}
+for vals, frames, labels in samples("heap"):
+    for fn, name in (("alpha_alloc", "GET /alpha"), ("beta_alloc", "GET /beta")):
+        if frames and frames[0] in ("malloc", fn) and fn in frames and labels.get("bytes") == str(1 << 20):
+            if not span_ok(labels, name):
+                errors.append(f"heap: a {fn} sample is labelled {labels}")
+            inuse[name] = inuse.get(name, 0) + vals[3]  # inuse_space
+print(f"heap: in use GET /alpha {inuse.get('GET /alpha', 0)} bytes, GET /beta {inuse.get('GET /beta', 0)}")
+if inuse.get("GET /alpha") != 24 << 20 or inuse.get("GET /beta") != 8 << 20:
+    errors.append(f"heap: in use {inuse}, want 24 MiB and 8 MiB")
+
+# block and mutex: the hand-off, by the lock's stacks
+for prof, name in (("block", "wait"), ("mutex", "hold")):
+    found = [l for v, f, l in samples(prof) if l.get("span_name") == name and span_ok(l, name) and v[1] > 100e6]
+    print(f"{prof}: {len(found)} sample(s) of over 100 ms labelled {name}")
+    if not found:
+        errors.append(f"{prof}: no wait of over 100 ms labelled {name}: "
+                      + str([l for v, f, l in samples(prof)]))
+for e in errors:
+    print("FAIL:", e)
+sys.exit(1 if errors else 0)
+PY
+
+# go tool pprof reads the labels and filters by them.
+command -v go >/dev/null || fail "go is not installed (make test installs golang-go)"
+tags=$(go tool pprof -tags "$OUT/cpu.pb.gz" 2>&1) || fail "go tool pprof -tags: $tags"
+grep -q "span_name" <<<"$tags" && grep -q "span_id" <<<"$tags" || fail "go tool pprof -tags: $tags"
+for pair in "alpha:beta" "beta:alpha"; do
+  want=${pair%%:*} other=${pair##*:}
+  top=$(go tool pprof -top -tagfocus="span_name=GET /$want" "$OUT/cpu.pb.gz" 2>&1) || fail "go tool pprof: $top"
+  grep -q "${want}_work" <<<"$top" || fail "-tagfocus span_name=GET /$want does not show ${want}_work: $top"
+  ! grep -q "${other}_work" <<<"$top" || fail "-tagfocus span_name=GET /$want shows ${other}_work: $top"
+done
+pass "span labels in cpu, heap, block and mutex profiles"
