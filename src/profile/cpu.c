@@ -12,7 +12,8 @@
  * Flow: timer -> SIGPROF handler on the sampled thread (unwind, append to the
  * ring) -> aggregator thread (intern the stack, add values per stack id, or
  * per (stack, span) for a sample taken while a span was current: those
- * carry the span_id and span_name labels) -> write_fd (snapshot, pprof). The first expiry of each timer is randomised
+ * carry the span_id and span_name labels) -> write_fd (snapshot, pprof).
+ * The first expiry of each timer is randomised
  * within one period so threads started together are not sampled in
  * lock-step. Expirations the kernel merged into one signal (si_overrun) are
  * added to that sample's weight and counted, so totals stay right even when
@@ -203,7 +204,11 @@ static span_bucket_t *span_bucket(uint32_t stack, uint64_t span_id, uint32_t nam
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         void *h = mmap(NULL, SPAN_HASH * sizeof *span_hash, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (b == MAP_FAILED || h == MAP_FAILED) return NULL;
+        if (b == MAP_FAILED || h == MAP_FAILED) {
+            if (b != MAP_FAILED) munmap(b, SPAN_BUCKETS_MAX * sizeof *span_buckets);
+            if (h != MAP_FAILED) munmap(h, SPAN_HASH * sizeof *span_hash);
+            return NULL;
+        }
         span_buckets = b;
         span_hash = h;
     }
