@@ -37,8 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ROUNDS 20
-#define ALPHA_MS 15
+#define ROUNDS 6
+#define ALPHA_MS 50
 #define BLOCK (1 << 20)
 #define ALPHA_BLOCKS 24
 #define BETA_BLOCKS 8
