@@ -174,12 +174,25 @@ static long proc_number(int tid, const char *file, const char *key)
     return at ? strtol(at + strlen(key), NULL, 10) : -1;
 }
 
-/* Whether the thread is inside one of b's system calls (so past everything
- * the wrapper does on the way in). */
+/* Whether the thread is inside one of b's system calls on b's own fd (so
+ * past everything the wrapper does on the way in). The fd matters: taking
+ * its own stack with the dwarf unwinder, the thread also reads, from
+ * libunwind's address-validation pipe, and a window started in that read
+ * would count the switches of the rest of the way in as wake-ups. */
 static int in_call(blocker_t *b)
 {
-    long nr = proc_number(b->tid, "syscall", "");
-    return nr == b->nr[0] || nr == b->nr[1];
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)atomic_load(&b->tid));
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *end;
+    long nr = strtol(buf, &end, 10);
+    long arg0 = strtol(end, NULL, 16); /* "NR 0xFD 0x... ..." */
+    return (nr == b->nr[0] || nr == b->nr[1]) && arg0 == b->fd;
 }
 
 static long blocked_switches(blocker_t *b)
