@@ -246,8 +246,9 @@ static inline void scry__region_cleanup(int *unused)
  * OTEL_EXPORTER_OTLP_ENDPOINT (http://localhost:4318), configured by the
  * standard OTEL_* variables; W3C Trace Context carries them between
  * processes. While a span is the thread's current span, the CPU, heap,
- * mutex and block profiles label their samples with its span_id and
- * span_name, and runtime trace tasks carry its trace and span ids.
+ * mutex and block profiles label their samples with its span_id, span_name
+ * and root_span_name (its local root's: the request's server span), and
+ * runtime trace tasks carry its trace and span ids.
  *
  * Every function accepts a NULL span and does nothing. An application
  * thread never waits on the network: a span that finds the export queue

@@ -31,7 +31,7 @@ typedef struct {
     int64_t values[2];
     uintptr_t tag; /* per kind: the lock's address for block and mutex */
     uint64_t span_id; /* the current span then (span/labels.h), 0: none */
-    uint32_t span_name;
+    uint32_t span_name; /* its names word (span/labels.h) */
     uint32_t pad;
     uintptr_t frames[SCRY__MAX_FRAMES];
 } scry__sample_t;

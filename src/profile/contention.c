@@ -553,7 +553,7 @@ static int write_profile(int fd, int kind)
         char addr[32];
         snprintf(addr, sizeof addr, "0x%lx", (unsigned long)copy[i].obj);
         char hex[17];
-        scry__label_t l[3] = {{.key = "lock", .str = addr}};
+        scry__label_t l[4] = {{.key = "lock", .str = addr}};
         int nl = 1 + scry__span_pprof_labels(copy[i].span_id, copy[i].span_name, hex, l + 1);
         rc = scry__pprof_add_sample(p, f, nf, v, l, nl);
     }

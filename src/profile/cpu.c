@@ -454,7 +454,7 @@ static int cpu_write_fd(int fd)
         uint32_t nf;
         const uintptr_t *f = scry__stacktab_get(rows[i].id, &nf);
         char hex[17];
-        scry__label_t labels[2];
+        scry__label_t labels[3];
         int nl = scry__span_pprof_labels(rows[i].span_id, rows[i].span_name, hex, labels);
         rc = scry__pprof_add_sample(p, f, nf, rows[i].v, labels, nl);
     }

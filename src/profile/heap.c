@@ -707,7 +707,7 @@ static int write_profile(int fd, const char *default_type)
         uint32_t nf;
         const uintptr_t *f = scry__stacktab_get(b->stack, &nf);
         char hex[17];
-        scry__label_t l[3] = {{.key = "bytes", .num = (int64_t)b->size}};
+        scry__label_t l[4] = {{.key = "bytes", .num = (int64_t)b->size}};
         int nl = 1 + scry__span_pprof_labels(b->span_id, b->span_name, hex, l + 1);
         rc = scry__pprof_add_sample(p, f, nf, v, l, nl);
     }

@@ -60,9 +60,9 @@ extern const scry__profile_t scry__wall_profile;
 /* Wall-clock rate; -EBUSY while the wall profile runs. */
 int scry__wall_set_hz(int hz);
 /* The pprof labels of a sample taken in a span (span/labels.h): span_id
- * (16 hex digits, in hex[]) and span_name, the ones known; returns how
- * many were written to out (0 for span_id 0 and no name). */
-int scry__span_pprof_labels(uint64_t span_id, uint32_t name_id, char hex[17], scry__label_t out[2]);
+ * (16 hex digits, in hex[]), and from the names word span_name and
+ * root_span_name, the ones known; returns how many were written to out. */
+int scry__span_pprof_labels(uint64_t span_id, uint32_t names, char hex[17], scry__label_t out[3]);
 
 /* CPU profile settings, read by the API. */
 int scry__cpu_set_hz(int hz);

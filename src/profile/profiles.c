@@ -76,8 +76,9 @@ int scry__profile_write_path(const scry__profile_t *p, const char *path)
     return rc;
 }
 
-int scry__span_pprof_labels(uint64_t span_id, uint32_t name_id, char hex[17], scry__label_t out[2])
+int scry__span_pprof_labels(uint64_t span_id, uint32_t names, char hex[17], scry__label_t out[3])
 {
+    uint32_t name_id = names & 0xffff, root_id = names >> 16;
     int n = 0;
     if (span_id) {
         scry__span_id_hex(span_id, hex);
@@ -85,5 +86,7 @@ int scry__span_pprof_labels(uint64_t span_id, uint32_t name_id, char hex[17], sc
     }
     const char *name = scry__span_name(name_id);
     if (name) out[n++] = (scry__label_t){"span_name", name, 0, NULL};
+    const char *root = scry__span_name(root_id);
+    if (root) out[n++] = (scry__label_t){"root_span_name", root, 0, NULL};
     return n;
 }

@@ -1,6 +1,9 @@
 /*
  * labels.h - what the profiles learn about the calling thread's current
- * span: its id and name, as the pprof labels span_id and span_name.
+ * span: its id and name, as the pprof labels span_id and span_name, and
+ * the name of its local root (the first span of its trace in this process,
+ * usually the request's server span: the endpoint) as root_span_name, so
+ * that one endpoint's profile includes the work of its child spans.
  *
  * The span API (span/span.c) keeps a per-thread copy of the current span's
  * id and interned name id; a profile reads it when it takes a sample,
@@ -26,6 +29,7 @@
 typedef struct {
     uint64_t span_id; /* 0: no current span */
     uint32_t name_id; /* 0: none */
+    uint32_t root_name_id; /* the local root span's name: the endpoint */
     uint8_t trace_id[16];
 } scry__span_label_t;
 
@@ -33,23 +37,33 @@ extern __thread scry__span_label_t scry__span_label __attribute__((tls_model("in
 
 /* Sets the calling thread's label. A signal on this thread sees the old
  * label, no label, or the new one: never an id with another span's name. */
-static inline void scry__span_label_set(uint64_t span_id, uint32_t name_id,
+static inline void scry__span_label_set(uint64_t span_id, uint32_t name_id, uint32_t root_name_id,
                                         const uint8_t *trace_id)
 {
     scry__span_label.span_id = 0;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     scry__span_label.name_id = name_id;
+    scry__span_label.root_name_id = root_name_id;
     if (trace_id) __builtin_memcpy(scry__span_label.trace_id, trace_id, 16);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     scry__span_label.span_id = span_id;
 }
 
-/* Async-signal-safe: the calling thread's span id and name id (0: none). */
-static inline uint64_t scry__span_label_get_as_safe(uint32_t *name_id)
+/* A sample's names in one word, as profiles key and keep them: the span's
+ * name id, and its local root's name id in the high half (ids are below
+ * SCRY__SPAN_NAMES, 2^16). */
+static inline uint32_t scry__span_names_word(uint32_t name_id, uint32_t root_name_id)
+{
+    return name_id | root_name_id << 16;
+}
+
+/* Async-signal-safe: the calling thread's span id (0: none), and its names
+ * word in *names. */
+static inline uint64_t scry__span_label_get_as_safe(uint32_t *names)
 {
     uint64_t id = scry__span_label.span_id;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    *name_id = id ? scry__span_label.name_id : 0;
+    *names = id ? scry__span_names_word(scry__span_label.name_id, scry__span_label.root_name_id) : 0;
     return id;
 }
 

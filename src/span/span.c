@@ -466,9 +466,9 @@ static void settle(void)
     while (tls.depth > 0 && !entry_live(&tls.stack[tls.depth - 1])) tls.depth--;
     if (tls.depth > 0) {
         scry__span_t *top = tls.stack[tls.depth - 1].span;
-        scry__span_label_set(tls.stack[tls.depth - 1].id, top->name_id, top->trace_id);
+        scry__span_label_set(tls.stack[tls.depth - 1].id, top->name_id, top->root_name_id, top->trace_id);
     } else {
-        scry__span_label_set(0, 0, NULL);
+        scry__span_label_set(0, 0, 0, NULL);
     }
 }
 
@@ -480,7 +480,7 @@ static void push(scry__span_t *s)
         tls.depth--;
     }
     tls.stack[tls.depth++] = (stack_entry_t){s, s->id};
-    scry__span_label_set(s->id, s->name_id, s->trace_id);
+    scry__span_label_set(s->id, s->name_id, s->root_name_id, s->trace_id);
 }
 
 static void remove_from_stack(scry__span_t *s)
@@ -605,6 +605,8 @@ SCRY_API scry_span_t *scry_span_start(const char *name, scry_span_kind_t kind,
     }
     s->recording = (s->flags & SCRY_TRACE_FLAG_SAMPLED) != 0;
     s->name_id = (uint16_t)scry__span_name_intern(name);
+    s->local_root = !local;
+    s->root_name_id = local ? local->root_name_id : s->name_id;
     __atomic_store_n(&s->id, id, __ATOMIC_RELAXED);
     push(s);
     tls.started++;
@@ -733,7 +735,9 @@ SCRY_API void scry_span_update_name(scry_span_t *s, const char *name)
     if (!s || s->ended || !name) return;
     if (s->recording) s->name_off = add_string(s, name);
     s->name_id = (uint16_t)scry__span_name_intern(name);
-    if (tls.depth && tls.stack[tls.depth - 1].span == s) scry__span_label_set(s->id, s->name_id, s->trace_id);
+    if (s->local_root) s->root_name_id = s->name_id; /* its children from now on, too */
+    if (tls.depth && tls.stack[tls.depth - 1].span == s)
+        scry__span_label_set(s->id, s->name_id, s->root_name_id, s->trace_id);
 }
 
 SCRY_API int scry_span_is_recording(const scry_span_t *s)

@@ -75,6 +75,9 @@ struct scry_span {
     uint8_t recording;         /* sampled: will be exported */
     uint8_t ended;
     uint16_t name_id; /* span name in the label table (span/labels.h), 0: none */
+    uint16_t root_name_id; /* its local root's (the first span of its trace in
+                            * this process: a request's server span) */
+    uint8_t local_root;    /* its parent is remote, or it has none */
     /* Times in the span clock's raw units until the exporter converts them
      * (scry__span_unix_ns); Unix epoch nanoseconds once encoded. Events'
      * times (their entries' num.i) likewise. */

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Samples taken while a span is current carry span_id and span_name labels,
-# in the cpu, heap, block and mutex profiles, against tests/span/span_truth.c
-# (profile), which does known work in named spans:
+# Samples taken while a span is current carry span_id, span_name and
+# root_span_name labels, in the cpu, heap, block and mutex profiles, against
+# tests/span/span_truth.c (profile), which does known work in named spans:
+# "GET /alpha" runs alpha_work; "GET /beta" runs beta_work, then as much
+# again in its child span "beta-child".
 #   cpu    every sample whose stack holds alpha_work is labelled "GET /alpha"
-#          (and beta_work "GET /beta"); the two names' CPU totals (by label,
-#          whatever the stack) are in the ratio the program
+#          and beta_work "GET /beta" or "beta-child", each with the id of a
+#          span of that name, and root_span_name "GET /beta" either way; the
+#          CPU totals by span_name ("GET /alpha", "GET /beta", "beta-child")
+#          and by root_span_name ("GET /alpha", "GET /beta"), whatever the
+#          stack, are in the ratios the program
 #          measured with its own thread CPU clock, within 20%: at 1000 Hz
 #          that is 300 and 600 samples, and what moves samples between the
 #          names is the kernel checking CPU timers at its tick (4 ms), which
@@ -60,25 +65,32 @@ def span_ok(labels, name):
     return labels.get("span_name") == name and labels.get("span_id") in ids.get(name, ())
 
 # cpu
-by_name = {}
+by_name, by_root = {}, {}
+roots = {"GET /alpha": "GET /alpha", "GET /beta": "GET /beta", "beta-child": "GET /beta"}
 for vals, frames, labels in samples("cpu"):
-    for fn, name in (("alpha_work", "GET /alpha"), ("beta_work", "GET /beta")):
-        if fn in frames and not span_ok(labels, name):
+    name = labels.get("span_name")
+    for fn, names in (("alpha_work", ("GET /alpha",)), ("beta_work", ("GET /beta", "beta-child"))):
+        if fn in frames and name not in names:
             errors.append(f"cpu: a {fn} sample is labelled {labels}")
     # Totals by label, whatever the stack: a sample in the clock_gettime
     # system call the work loops make may have lost its callers (libc has
     # no frame pointers), but it was taken in the span all the same.
-    name = labels.get("span_name")
-    if name in ("GET /alpha", "GET /beta"):
-        if not span_ok(labels, name):
-            errors.append(f"cpu: a sample labelled {name} has span_id {labels.get('span_id')}")
+    if name in roots:
+        if not span_ok(labels, name) or labels.get("root_span_name") != roots[name]:
+            errors.append(f"cpu: a sample labelled {name} has {labels}")
         by_name[name] = by_name.get(name, 0) + vals[1]
-a, b = by_name.get("GET /alpha", 0), by_name.get("GET /beta", 0)
-want = cpu["GET /beta"] / cpu["GET /alpha"]
-print(f"cpu: GET /alpha {a/1e6:.0f} ms, GET /beta {b/1e6:.0f} ms in the profile; "
-      f"the program measured {cpu['GET /alpha']/1e6:.0f} and {cpu['GET /beta']/1e6:.0f} ms")
-if not a or not b or abs((b / a) / want - 1) > 0.20:
-    errors.append(f"cpu: beta/alpha {b/max(a,1):.2f}, the program's {want:.2f}")
+        by_root[roots[name]] = by_root.get(roots[name], 0) + vals[1]
+print("cpu by span_name: " + ", ".join(f"{n} {by_name.get(n, 0)/1e6:.0f} ms (program {cpu[n]/1e6:.0f})" for n in roots))
+print("cpu by root_span_name: " + ", ".join(f"{n} {v/1e6:.0f} ms" for n, v in sorted(by_root.items())))
+def ratio_ok(got_a, got_b, want_a, want_b, what):
+    if not got_a or not got_b or abs((got_b / got_a) / (want_b / want_a) - 1) > 0.20:
+        errors.append(f"cpu: {what} {got_b/max(got_a,1):.2f}, the program's {want_b/want_a:.2f}")
+ratio_ok(by_name.get("GET /alpha", 0), by_name.get("GET /beta", 0), cpu["GET /alpha"], cpu["GET /beta"],
+         "span_name GET /beta over GET /alpha")
+ratio_ok(by_name.get("GET /alpha", 0), by_name.get("beta-child", 0), cpu["GET /alpha"], cpu["beta-child"],
+         "span_name beta-child over GET /alpha")
+ratio_ok(by_root.get("GET /alpha", 0), by_root.get("GET /beta", 0), cpu["GET /alpha"],
+         cpu["GET /beta"] + cpu["beta-child"], "root_span_name GET /beta over GET /alpha")
 
 # heap
 inuse = {}
@@ -108,10 +120,11 @@ PY
 command -v go >/dev/null || fail "go is not installed (make test installs golang-go)"
 tags=$(go tool pprof -tags "$OUT/cpu.pb.gz" 2>&1) || fail "go tool pprof -tags: $tags"
 grep -q "span_name" <<<"$tags" && grep -q "span_id" <<<"$tags" || fail "go tool pprof -tags: $tags"
-for pair in "alpha:beta" "beta:alpha"; do
-  want=${pair%%:*} other=${pair##*:}
-  top=$(go tool pprof -top -tagfocus="span_name=GET /$want" "$OUT/cpu.pb.gz" 2>&1) || fail "go tool pprof: $top"
-  grep -q "${want}_work" <<<"$top" || fail "-tagfocus span_name=GET /$want does not show ${want}_work: $top"
-  ! grep -q "${other}_work" <<<"$top" || fail "-tagfocus span_name=GET /$want shows ${other}_work: $top"
+grep -q "root_span_name" <<<"$tags" || fail "go tool pprof -tags shows no root_span_name: $tags"
+for f in "span_name=^GET /alpha$:alpha:beta" "root_span_name=^GET /beta$:beta:alpha" "span_name=^beta-child$:beta:alpha"; do
+  IFS=: read -r focus want other <<<"$f"
+  top=$(go tool pprof -top -tagfocus="$focus" "$OUT/cpu.pb.gz" 2>&1) || fail "go tool pprof: $top"
+  grep -q "${want}_work" <<<"$top" || fail "-tagfocus $focus does not show ${want}_work: $top"
+  ! grep -q "${other}_work" <<<"$top" || fail "-tagfocus $focus shows ${other}_work: $top"
 done
 pass "span labels in cpu, heap, block and mutex profiles"

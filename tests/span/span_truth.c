@@ -13,7 +13,8 @@
  *
  * profile (run with SCRY_PROFILES=cpu,heap,block,mutex, SCRY_HEAP_RATE=1):
  *   - ROUNDS x span "GET /alpha" running alpha_work for ALPHA_MS of thread
- *     CPU time, and "GET /beta" running beta_work for 2 x ALPHA_MS;
+ *     CPU time, and "GET /beta" running beta_work for ALPHA_MS and then,
+ *     in its child span "beta-child", for ALPHA_MS more;
  *   - inside the first "GET /alpha", ALPHA_BLOCKS blocks of BLOCK bytes kept
  *     live (malloc'd in alpha_alloc); inside the first "GET /beta",
  *     BETA_BLOCKS in beta_alloc;
@@ -285,7 +286,7 @@ static int run_profile(const char *path)
 {
     out = fopen(path, "w");
     if (!out) return 2;
-    long long alpha_ns = 0, beta_ns = 0;
+    long long alpha_ns = 0, beta_ns = 0, child_ns = 0;
     void **kept_a = NULL, **kept_b = NULL;
     for (int r = 0; r < ROUNDS; r++) {
         scry_span_t *a = scry_span_start("GET /alpha", SCRY_SPAN_SERVER, NULL);
@@ -299,12 +300,20 @@ static int run_profile(const char *path)
         scry_span_t *b = scry_span_start("GET /beta", SCRY_SPAN_SERVER, NULL);
         note_span(b, "GET /beta");
         t0 = thread_cpu_ns();
-        beta_work(2 * ALPHA_MS * 1000000LL);
+        beta_work(ALPHA_MS * 1000000LL);
         beta_ns += thread_cpu_ns() - t0;
         if (r == 0) kept_b = beta_alloc(BETA_BLOCKS);
+        /* Half of the endpoint's work in a child span. */
+        scry_span_t *child = scry_span_start("beta-child", SCRY_SPAN_INTERNAL, NULL);
+        note_span(child, "beta-child");
+        t0 = thread_cpu_ns();
+        beta_work(ALPHA_MS * 1000000LL);
+        child_ns += thread_cpu_ns() - t0;
+        scry_span_end(child);
         scry_span_end(b);
     }
-    fprintf(out, "cpu GET /alpha %lld\ncpu GET /beta %lld\n", alpha_ns, beta_ns);
+    fprintf(out, "cpu GET /alpha %lld\ncpu GET /beta %lld\ncpu beta-child %lld\n", alpha_ns, beta_ns,
+            child_ns);
 
     /* A wait in "wait" on a lock released in "hold". */
     pthread_t t;
