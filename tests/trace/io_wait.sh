@@ -66,14 +66,7 @@ for unwind in fp dwarf; do
     read -r _ _ r _ e _ blocked _ sw _ csw < <(grep "^$name " "$d/out")
     [ "$r" -ge 0 ] || fail "$unwind: $name's call failed, errno $e"
     [ "$blocked" -ge 1800000000 ] || fail "$unwind: $name blocked only $blocked ns of 2 s"
-    # In the sanitizer build (SCRY_PRELOAD_FIRST names its runtime) one wake
-    # of one blocker was seen in about 1 run of 5, with the dwarf unwinder
-    # only; not understood yet, so tolerated there and nowhere else.
-    if [ -n "${SCRY_PRELOAD_FIRST:-}" ] && [ "$unwind" = dwarf ] && [ "$sw" -le 1 ]; then
-      [ "$sw" = 0 ] || echo "note: $unwind: $name woken $sw time while blocked (sanitizer build)"
-    else
-      eq "$unwind: $name: times woken while blocked (signals taken)" "$sw" 0
-    fi
+    eq "$unwind: $name: times woken while blocked (signals taken)" "$sw" 0
 
     # The threads profile: header with the state and how long, then the
     # frames, among them the blocking call's line in the blocker function.
