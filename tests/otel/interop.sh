@@ -16,53 +16,14 @@
 # service starts a new trace there; and once the C service exporting
 # OTLP/JSON (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json) instead.
 source "$SCRY_TESTS/lib.sh"
-OT="$SCRY_TESTS/otel"
+source "$SCRY_TESTS/otel/services.sh"
 FRONT="$SCRY_BIN/examples/otel/front"
-command -v node >/dev/null ||
-  fail "node is not installed (scripts/deps.sh installs the Debian packages nodejs and npm)"
 command -v curl >/dev/null || fail "curl is not installed (make test installs it)"
-[ -f "$OT/node/node_modules/@opentelemetry/sdk-trace-node/package.json" ] ||
-  fail "tests/otel/node/node_modules is missing: run scripts/deps.sh (it runs npm ci --prefix tests/otel/node)"
 [ -x "$FRONT" ] || fail "$FRONT is not built"
 echo "node $(node --version), OpenTelemetry JS SDK $(node -p "require('$OT/node/node_modules/@opentelemetry/sdk-trace-node/package.json').version")"
 
 # The test sets every OTEL_ variable it means.
 for v in ${!OTEL_@}; do unset "$v"; done
-
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# start NAME CMD...: runs CMD in the background (stdout NAME.out, stderr
-# NAME.err), waits for its "listening on PORT" line, sets port.
-start() {
-  local name=$1
-  shift
-  "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-  pids+=($!)
-  pid=$!
-  port=""
-  for _ in $(seq 300); do
-    port=$(awk '/^listening on/ { print $3; exit }' "$WORK/$name.out")
-    [ -n "$port" ] && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  fail "$name did not start: $(tail -5 "$WORK/$name.err")"
-}
-
-# stop NAME PID: SIGTERM, then at most 15 s for it to flush and exit 0.
-stop() {
-  kill -TERM "$2"
-  for _ in $(seq 150); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$2" 2>/dev/null && fail "$1 did not exit within 15 s of SIGTERM: $(tail -5 "$WORK/$1.err")"
-  local rc=0
-  wait "$2" || rc=$?
-  [ "$rc" = 0 ] || fail "$1 exited with status $rc: $(tail -5 "$WORK/$1.err")"
-}
 
 start collector node "$OT/collector.js"
 col=$port

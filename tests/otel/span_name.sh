@@ -13,49 +13,13 @@
 #     on the /hash samples are ids of spans the collector received under
 #     that name from that service.
 source "$SCRY_TESTS/lib.sh"
-OT="$SCRY_TESTS/otel"
+source "$SCRY_TESTS/otel/services.sh"
 EX="$SCRY_BIN/examples/otel"
 command -v go >/dev/null || fail "go is not installed (make test installs golang-go)"
 command -v curl >/dev/null || fail "curl is not installed (make test installs it)"
-command -v node >/dev/null ||
-  fail "node is not installed (scripts/deps.sh installs the Debian packages nodejs and npm)"
-[ -f "$OT/node/node_modules/@opentelemetry/otlp-transformer/package.json" ] ||
-  fail "tests/otel/node/node_modules is missing: run scripts/deps.sh (it runs npm ci --prefix tests/otel/node)"
 for v in ${!OTEL_@} ${!SCRY_@}; do
   case $v in SCRY_BIN | SCRY_TESTS | SCRY_PRELOAD_FIRST) ;; *) unset "$v" ;; esac
 done
-
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# start NAME CMD...: as in interop.sh: background, wait for "listening on PORT".
-start() {
-  local name=$1
-  shift
-  "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-  pids+=($!)
-  pid=$!
-  port=""
-  for _ in $(seq 300); do
-    port=$(awk '/^listening on/ { print $3; exit }' "$WORK/$name.out")
-    [ -n "$port" ] && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  fail "$name did not start: $(tail -5 "$WORK/$name.err")"
-}
-stop() {
-  kill -TERM "$2"
-  for _ in $(seq 150); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$2" 2>/dev/null && fail "$1 did not exit within 15 s of SIGTERM: $(tail -5 "$WORK/$1.err")"
-  local rc=0
-  wait "$2" || rc=$?
-  [ "$rc" = 0 ] || fail "$1 exited with status $rc: $(tail -5 "$WORK/$1.err")"
-}
 
 start collector node "$OT/collector.js"
 col=$port

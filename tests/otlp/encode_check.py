@@ -23,8 +23,14 @@ import re
 import struct
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from otlp_text import every, get, parse  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "trace"))
+from protoc_text import every, get  # noqa: E402
+from protoc_text import parse as parse_text  # noqa: E402
+
+
+def parse(text):
+    """Strings as bytes: ids are raw bytes."""
+    return parse_text(text, raw_strings=True)
 
 work, service, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 VERSION = "0.1.0"

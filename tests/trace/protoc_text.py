@@ -1,14 +1,17 @@
-"""protoc_text.py - reads `protoc --decode` output (protobuf text format),
-for the trace tests: parse(text) -> [(key, value)], a value being a str, an
-int or such a list for a message; get(msg, key) -> its first value of key,
-every(msg, key) -> all of them."""
+"""protoc_text.py - reads protoc's text output (`--decode=...` and
+`--decode_raw` alike), for the trace and OTLP tests: parse(text) ->
+[(key, value)], a key being a field name or (decode_raw) a field number as a
+str, a value being a str (with raw_strings, bytes: unescaped, not decoded,
+for ids), an int, any other token as a str (enum names, 0x... fixed values,
+floats), or such a list for a message; get(msg, key) -> its first value of
+key, every(msg, key) -> all of them."""
 import codecs
 import re
 
 TOKEN = re.compile(r'\s*(?:(\w+)\s*\{|(\w+)\s*:\s*("(?:[^"\\]|\\.)*"|[^\s]+)|(\}))')
 
 
-def parse(text):
+def parse(text, raw_strings=False):
     stack, pos = [[]], 0
     while True:
         m = TOKEN.match(text, pos)
@@ -27,7 +30,9 @@ def parse(text):
             stack.pop()
         else:
             v = m.group(3)
-            if v.startswith('"'):
+            if v.startswith('"') and raw_strings:
+                v = codecs.escape_decode(v[1:-1].encode("latin-1"))[0]
+            elif v.startswith('"'):
                 v = codecs.escape_decode(v[1:-1].encode())[0].decode()
             elif re.fullmatch(r"-?\d+", v):
                 v = int(v)

@@ -7,6 +7,7 @@
 #ifndef SCRY_TESTS_W3C_CHECK_H
 #define SCRY_TESTS_W3C_CHECK_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +38,20 @@ static int checks, failures, section_checks, section_failures;
         CHECK(g_ &&strcmp(g_, w_) == 0, "%s: got \"%s\", want \"%s\"", what, g_ ? g_ : "(null)",   \
               w_);                                                                                 \
     } while (0)
+
+/* printf into a ring of buffers. */
+static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static const char *fmt(const char *f, ...)
+{
+    static char ring[8][2048];
+    static int next;
+    char *b = ring[next++ % 8];
+    va_list ap;
+    va_start(ap, f);
+    vsnprintf(b, sizeof ring[0], f, ap);
+    va_end(ap);
+    return b;
+}
 
 static void section(const char *name)
 {

@@ -48,19 +48,6 @@ static const char *rep(char c, int n)
     return b;
 }
 
-/* printf into a ring of buffers. */
-static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static const char *fmt(const char *f, ...)
-{
-    static char ring[8][2048];
-    static int next;
-    char *b = ring[next++ % 8];
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(b, sizeof ring[0], f, ap);
-    va_end(ap);
-    return b;
-}
 
 /* ---- traceparent ---------------------------------------------------------- */
 

@@ -33,18 +33,6 @@
 
 #define ONE56 (1ULL << 56)
 
-static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static const char *fmt(const char *f, ...)
-{
-    static char ring[8][1200];
-    static int next;
-    char *b = ring[next++ % 8];
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(b, sizeof ring[0], f, ap);
-    va_end(ap);
-    return b;
-}
 static const char *rep(char c, int n)
 {
     static char ring[4][600];
