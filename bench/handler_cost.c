@@ -42,8 +42,7 @@ static double measure(int mode, int record, long iters, uint32_t *frames)
         uintptr_t *out = buf;
         scry__sample_t *s = NULL;
         if (record && (s = scry__ring_reserve_as_safe())) out = s->frames;
-        uint32_t n = mode == SCRY__UNWIND_DWARF ? scry__unwind_dwarf_as_safe(&uc, out, SCRY__MAX_FRAMES)
-                                                : scry__unwind_fp_as_safe(&uc, out, SCRY__MAX_FRAMES);
+        uint32_t n = scry__unwind_as_safe(mode, &uc, out, SCRY__MAX_FRAMES);
         *frames = n;
         if (s) {
             s->kind = 0;
@@ -64,7 +63,7 @@ __attribute__((noinline)) static void bottom(void)
     double fp_rec = measure(SCRY__UNWIND_FP, 1, 2000000, &n);
     double fp = measure(SCRY__UNWIND_FP, 0, 2000000, &n);
     printf("fp_frames %u\nfp_unwind_record_ns %.1f\nfp_unwind_ns %.1f\n", n, fp_rec, fp);
-    double dw_rec = measure(SCRY__UNWIND_DWARF, 1, 20000, &n);
+    double dw_rec = measure(SCRY__UNWIND_LIBUNWIND, 1, 20000, &n);
     printf("dwarf_step_frames %u\ndwarf_step_walk_record_ns %.1f (the fallback when the fast trace misses)\n", n, dw_rec);
 }
 
@@ -81,7 +80,7 @@ int main(void)
 {
     scry__thread_register(); /* stack bounds for the fp unwinder */
     scry__ring_init();
-    scry__unwind_init(SCRY__UNWIND_DWARF);
+    scry__unwind_init(SCRY__UNWIND_LIBUNWIND);
     descend(DEPTH); /* measures at the bottom, while the frames exist */
     return 0;
 }

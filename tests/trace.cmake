@@ -4,11 +4,13 @@
 # compiled into the driver, since libscry.so hides its internal functions.
 add_executable(perfetto_gen trace/perfetto_gen.c ${CMAKE_SOURCE_DIR}/src/format/perfetto.c
                ${CMAKE_SOURCE_DIR}/src/format/symbolize.c ${CMAKE_SOURCE_DIR}/src/core/waits.c
+               ${CMAKE_SOURCE_DIR}/src/core/unwind.c ${CMAKE_SOURCE_DIR}/src/core/cfi.c
+               ${CMAKE_SOURCE_DIR}/src/core/unwind_tables.c ${CMAKE_SOURCE_DIR}/src/core/threads.c
                $<TARGET_OBJECTS:scry_proto>)
 target_include_directories(perfetto_gen PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/include
                            ${CMAKE_BINARY_DIR}/gen)
 target_compile_options(perfetto_gen PRIVATE -O1 -g)
-target_link_libraries(perfetto_gen PRIVATE PkgConfig::PROTOBUFC PkgConfig::LIBDW Threads::Threads)
+target_link_libraries(perfetto_gen PRIVATE PkgConfig::PROTOBUFC PkgConfig::LIBDW PkgConfig::LIBUNWIND Threads::Threads)
 add_dependencies(perfetto_gen scry_proto)
 scry_shell_test(trace_perfetto_encode trace/perfetto_decode.sh)
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/threads.h"
+#include "core/unwind_tables.h"
 #include "metrics/metrics.h"
 #include "interpose/pthread.h"
 
@@ -83,6 +84,7 @@ static void *loop(void *arg)
                 if (req[i] && on_request) on_request(req[i]);
         }
         scry__aggregator_drain();
+        scry__utab_poll(); /* a library loaded or unloaded: its unwind table */
         if (++ticks % SCAN_EVERY == 0) {
             scry__threads_scan();
             scry__metrics_tick(); /* does nothing until someone reads metrics */

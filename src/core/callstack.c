@@ -48,8 +48,7 @@ void scry__callstack_init(int unwind_mode)
 uint32_t scry__callstack(uintptr_t caller, uintptr_t *out, uint32_t max)
 {
     uintptr_t raw[SCRY__MAX_FRAMES + 16];
-    uint32_t n = mode == SCRY__UNWIND_DWARF ? scry__unwind_dwarf_here(raw, SCRY__MAX_FRAMES + 16)
-                                            : scry__unwind_fp_here(raw, SCRY__MAX_FRAMES + 16);
+    uint32_t n = scry__unwind_here(mode, raw, SCRY__MAX_FRAMES + 16);
     /* Past the last of scry's frames near the top, and past the caller
      * itself if the walk found it (it is added first, below). */
     uint32_t at = 0;

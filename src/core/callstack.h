@@ -8,7 +8,7 @@
  * fails), then whatever the configured unwinder (SCRY_UNWIND) finds beyond
  * scry's own frames and the unwinder's.
  *
- * Not for signal handlers (dwarf mode uses libunwind's cache).
+ * Not for signal handlers (libunwind mode uses libunwind's cache).
  */
 #ifndef SCRY_CORE_CALLSTACK_H
 #define SCRY_CORE_CALLSTACK_H

@@ -188,12 +188,14 @@ void scry__config_load(void)
             scry__log("SCRY_TRACE_STACKS=\"%s\" is not 0 or 1; no stacks in the trace", v);
     }
     if ((v = getenv("SCRY_UNWIND"))) {
-        if (!strcmp(v, "fp"))
+        if (!strcmp(v, "hybrid") || !strcmp(v, "dwarf"))
+            scry__config.unwind = SCRY__UNWIND_HYBRID;
+        else if (!strcmp(v, "fp"))
             scry__config.unwind = SCRY__UNWIND_FP;
-        else if (!strcmp(v, "dwarf"))
-            scry__config.unwind = SCRY__UNWIND_DWARF;
+        else if (!strcmp(v, "libunwind"))
+            scry__config.unwind = SCRY__UNWIND_LIBUNWIND;
         else
-            scry__log("SCRY_UNWIND=\"%s\" is not fp or dwarf; using fp", v);
+            scry__log("SCRY_UNWIND=\"%s\" is not hybrid, fp or libunwind; using hybrid", v);
     }
     if ((v = getenv("SCRY_OUT")) && *v) {
         if (strlen(v) >= sizeof scry__config.out_dir - 64)

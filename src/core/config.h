@@ -6,7 +6,7 @@
  *   SCRY_PROFILES   comma list of profiles to start at load (e.g. "cpu")
  *   SCRY_OUT        directory for profiles written at exit (./scry-out)
  *   SCRY_CPU_HZ     CPU sampling rate, 1..10000 (100)
- *   SCRY_UNWIND     fp | dwarf (fp)
+ *   SCRY_UNWIND     hybrid | fp | libunwind (hybrid; dwarf is hybrid too)
  *   SCRY_HEAP_RATE  mean bytes between heap samples, 1..2^40 (524288, Go's)
  *   SCRY_BLOCK_RATE block profile rate in ns, 1..10^12 (1: every wait)
  *   SCRY_MUTEX_FRACTION  1 in N lock releases sampled, 1..10^9 (1)

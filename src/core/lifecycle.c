@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/unwind_tables.h"
 #include "core/aggregator.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -154,10 +155,12 @@ static void prefork(void)
     scry__aggregator_prefork();
     scry__stacktab_prefork();
     scry__user_metrics_prefork();
+    scry__utab_prefork(); /* taken alone, around the loader's lock only */
 }
 
 static void postfork_parent(void)
 {
+    scry__utab_postfork_parent();
     scry__user_metrics_postfork_parent();
     scry__stacktab_postfork_parent();
     scry__aggregator_postfork_parent();
@@ -170,6 +173,7 @@ static void postfork_parent(void)
 
 static void postfork_child(void)
 {
+    scry__utab_postfork_child();
     scry__span_postfork_child();
     scry__http_postfork_child();
     scry__user_metrics_postfork_child();

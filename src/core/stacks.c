@@ -206,12 +206,10 @@ static void on_request(int sig, siginfo_t *si, void *ucv)
     if (s && atomic_compare_exchange_strong(&s->state, &expect, g << 2 | WRITING)) {
         const ucontext_t *uc = ucv;
         s->in_syscall = at_restarted_syscall(uc);
-        if (unwind_mode == SCRY__UNWIND_DWARF) {
-            s->nframes = scry__unwind_dwarf_as_safe(uc, s->frames, SCRY__MAX_FRAMES);
-        } else {
-            s->nframes = scry__unwind_fp_as_safe(uc, s->frames, SCRY__MAX_FRAMES);
-            if (s->in_syscall) s->nframes = add_wrapper_caller(uc, s->frames, s->nframes);
-        }
+        s->nframes = scry__unwind_as_safe(unwind_mode, uc, s->frames, SCRY__MAX_FRAMES);
+        /* Only the frame-pointer walk skips the frameless libc wrapper. */
+        if (unwind_mode == SCRY__UNWIND_FP && s->in_syscall)
+            s->nframes = add_wrapper_caller(uc, s->frames, s->nframes);
         s->cpu_ns = 0;
         if (want_cpu) {
             struct timespec ts;
@@ -235,7 +233,7 @@ int scry__stacks_init(int mode)
 {
     pthread_mutex_lock(&req_lock);
     unwind_mode = mode;
-    scry__wait_unwind_dwarf = mode == SCRY__UNWIND_DWARF;
+    scry__wait_unwind_mode = mode;
     int rc = 0;
     if (!installed) {
         scry__unwind_init(mode);

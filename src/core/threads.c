@@ -193,6 +193,8 @@ void scry__thread_register(void)
     }
     created++;
     t->stack_bytes = scry__tls.stack_hi - scry__tls.stack_lo;
+    t->stack_lo = scry__tls.stack_lo;
+    t->stack_hi = scry__tls.stack_hi;
     self = t;
     scry__tls.rec = t;
     pthread_setspecific(key, t);

@@ -20,6 +20,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "core/unwind.h"
+
 /* What the thread is waiting in, as scry's interposers know it (waits.h).
  * Written only by the thread itself; read by other threads (the thread
  * profile, the wall sampler) as a sequence lock: gen is odd while the thread
@@ -30,7 +32,7 @@ typedef struct {
     int kind;          /* SCRY__TW_* */
     uintptr_t obj;     /* the lock, condition variable, ...; 0 for none */
     int64_t since_ns;  /* CLOCK_MONOTONIC_COARSE at the start */
-    uint32_t nframes;  /* in the record's wait_frames; 0: none published */
+    int has_regs;      /* 1: wait_regs were published with it */
 } scry__wait_pub_t;
 
 typedef struct scry__thread {
@@ -63,7 +65,10 @@ typedef struct scry__thread {
     size_t stack_bytes; /* 0 when unknown (a foreign thread) */
     /* The runtime metrics' schedstat reader's (metrics/runtime.c). */
     uint64_t sched_wait_ns, sched_slices;
-    uintptr_t wait_frames[SCRY__WAIT_FRAMES];
+    /* Where the thread entered its wait (core/waits.h), for a walk of its
+     * stack from outside while it stays there; and the stack's bounds. */
+    scry__regs_t wait_regs;
+    uintptr_t stack_lo, stack_hi; /* 0: unknown (a foreign thread) */
 } scry__thread_t;
 
 /* What a signal handler may read about its own thread. Zero stack bounds

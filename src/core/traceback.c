@@ -213,9 +213,9 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
     fatal.code = si->si_code;
     fatal.addr = (uintptr_t)si->si_addr;
     fatal.tid = (pid_t)syscall(SYS_gettid);
-    /* libunwind walks through libc (abort, raise), which frame pointers
-     * cannot; the frame-pointer walk is the fallback. */
-    fatal.nframes = scry__unwind_dwarf_as_safe(ucv, fatal.frames, SCRY__MAX_FRAMES);
+    /* The hybrid walk goes through libc (abort, raise), which frame
+     * pointers cannot; the frame-pointer walk is the fallback. */
+    fatal.nframes = scry__unwind_hybrid_as_safe(ucv, fatal.frames, SCRY__MAX_FRAMES);
     if (fatal.nframes <= 1) fatal.nframes = scry__unwind_fp_as_safe(ucv, fatal.frames, SCRY__MAX_FRAMES);
 
     char b[200];
@@ -254,7 +254,7 @@ void scry__traceback_init(void)
 {
     mode = scry__config.traceback;
     if (mode == SCRY__TRACEBACK_OFF) return;
-    scry__unwind_init(SCRY__UNWIND_DWARF); /* the crashing thread's walk */
+    scry__unwind_init(SCRY__UNWIND_HYBRID); /* the crashing thread's walk */
     /* Threads in sleeps are never signalled: they publish their stacks. */
     atomic_fetch_add(&scry__wait_stacks_wanted, 1);
     if (scry__aggregator_start() < 0) {

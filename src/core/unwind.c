@@ -1,20 +1,48 @@
 /*
- * unwind.c - frame-pointer and DWARF unwinders; see unwind.h.
+ * unwind.c - the hybrid, frame-pointer and libunwind walks; see unwind.h.
+ *
+ * The hybrid walk, per frame: find the object whose code holds the pc and
+ * its row for it (unwind_tables.h, cfi.h); compute the CFA from the row,
+ * read the return address at CFA - 8 and the caller's fp where the row
+ * says; the caller's sp is the CFA. A frame's lookup uses pc - 1 unless the
+ * pc is exact (the interrupted instruction, or one a signal frame
+ * restored): a return address may be the first byte of the next function
+ * when the call was the last instruction of a noreturn path.
+ *
+ * Every stack read is 8-byte aligned and inside [lo, hi): the walking
+ * thread's own stack from the interrupted sp to its top, read directly; or,
+ * for another thread's stack (or a stack scry does not know the bounds of,
+ * like a coroutine's), through process_vm_readv in 256-byte lines, so a
+ * read of memory that went away fails instead of faulting. The CFA must
+ * move up at every frame, which bounds the walk even before max.
  *
  * Frame-pointer walk (x86-64 and AArch64 share the frame record layout:
  * [fp] = caller's fp, [fp + 8] = return address). A frame is accepted only
  * when it lies between the interrupted stack pointer and the top of the
- * thread's stack, is 8-byte aligned, and the chain moves strictly upwards,
- * which also bounds the walk. A leaf interrupted in its prologue (before it
- * pushed its frame) loses its caller: the usual price of frame pointers.
+ * thread's stack, is 8-byte aligned, and the chain moves strictly upwards.
  */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
 #include "core/unwind.h"
 
 #include <libunwind.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
+#include "core/cfi.h"
 #include "core/threads.h"
+#include "core/unwind_tables.h"
+
+_Atomic uint64_t scry__unwind_ends[SCRY__UNW_END_COUNT];
+
+const char *scry__unwind_name(int mode)
+{
+    return mode == SCRY__UNWIND_FP ? "fp" : mode == SCRY__UNWIND_LIBUNWIND ? "libunwind" : "hybrid";
+}
 
 static void regs(const ucontext_t *uc, uintptr_t *pc, uintptr_t *fp, uintptr_t *sp)
 {
@@ -27,7 +55,7 @@ static void regs(const ucontext_t *uc, uintptr_t *pc, uintptr_t *fp, uintptr_t *
     *fp = (uintptr_t)uc->uc_mcontext.regs[29];
     *sp = (uintptr_t)uc->uc_mcontext.sp;
 #else
-#error "scry: frame-pointer unwinding supports x86-64 and AArch64"
+#error "scry: unwinding supports x86-64 and AArch64"
 #endif
 }
 
@@ -38,6 +66,216 @@ static void regs(const ucontext_t *uc, uintptr_t *pc, uintptr_t *fp, uintptr_t *
 #else
 #define USER_LIMIT ((uintptr_t)1 << 52)
 #endif
+
+/* ---- memory a walk may read ---------------------------------------------- */
+
+#define LINE 256
+#define LINES 4
+
+typedef struct {
+    uintptr_t lo, hi;
+    int remote;
+    pid_t pid;
+    uintptr_t base[LINES]; /* 0: empty */
+    unsigned next;
+    uint8_t line[LINES][LINE];
+} mem_t;
+
+static int rd(mem_t *m, uintptr_t a, uintptr_t *v)
+{
+    if ((a & 7) || a < m->lo || a >= m->hi || m->hi - a < 8) return 0;
+    if (!m->remote) {
+        *v = *(const uintptr_t *)a;
+        return 1;
+    }
+    uintptr_t b = a & ~(uintptr_t)(LINE - 1);
+    for (unsigned i = 0; i < LINES; i++) {
+        if (m->base[i] == b) {
+            memcpy(v, &m->line[i][a - b], 8);
+            return 1;
+        }
+    }
+    unsigned i = m->next++ % LINES;
+    struct iovec local = {m->line[i], LINE}, remote = {(void *)b, LINE};
+    if (syscall(SYS_process_vm_readv, m->pid, &local, 1, &remote, 1, 0) != LINE) return 0;
+    m->base[i] = b;
+    memcpy(v, &m->line[i][a - b], 8);
+    return 1;
+}
+
+/* ---- the hybrid walk ------------------------------------------------------ */
+
+typedef struct {
+    uintptr_t pc, sp, fp;
+    int exact; /* pc is an instruction, not a return address */
+} frame_t;
+
+/* sp points at the ucontext_t the kernel saved for a signal handler (the
+ * handler's CFA: its return address, __restore_rt, was just popped). */
+static int through_signal(mem_t *m, frame_t *f)
+{
+#if defined(__x86_64__)
+    uintptr_t pc, sp, fp;
+    uintptr_t g = f->sp + offsetof(ucontext_t, uc_mcontext.gregs);
+    if (!rd(m, g + 8 * REG_RIP, &pc) || !rd(m, g + 8 * REG_RSP, &sp) || !rd(m, g + 8 * REG_RBP, &fp))
+        return 0;
+    f->pc = pc;
+    f->sp = sp;
+    f->fp = fp;
+    f->exact = 1;
+    return 1;
+#else
+    (void)m, (void)f;
+    return 0;
+#endif
+}
+
+/* use_tables 0: the frame-pointer chain alone (fp mode on another thread's
+ * published registers). */
+static uint32_t walk(frame_t f, mem_t *m, int use_tables, uintptr_t *out, uint32_t max)
+{
+    unsigned parity = 0;
+    const scry__utab_snap_t *snap = use_tables ? scry__utab_enter_as_safe(&parity) : NULL;
+    uint32_t n = 0;
+    int end = SCRY__UNW_END_DEPTH, signals = 0;
+    while (n < max) {
+        uintptr_t look = f.exact ? f.pc : f.pc - 1;
+        const scry__utab_range_t *rg = scry__utab_range_as_safe(snap, look);
+        const scry__cfi_table_t *t = rg ? scry__utab_table_as_safe(rg->obj) : NULL;
+        const scry__cfi_row_t *row = t ? scry__cfi_find_as_safe(t, (uint32_t)(look - rg->obj->bias)) : NULL;
+        if (row && row->cfa == SCRY__CFA_SIGNAL) {
+            /* The trampoline is not a frame of the program's: go on in the
+             * code the signal interrupted. */
+            if (++signals > 8 || !through_signal(m, &f)) {
+                end = SCRY__UNW_END_BAD_READ;
+                break;
+            }
+            continue;
+        }
+        out[n++] = look;
+        if (row && row->cfa == SCRY__CFA_END) {
+            end = SCRY__UNW_END_COMPLETE;
+            break;
+        }
+        uintptr_t cfa = 0, ra = 0, fp = 0;
+        if (row) {
+            int ok = 1;
+            switch (row->cfa) {
+            case SCRY__CFA_SP: cfa = f.sp + (intptr_t)row->cfa_off; break;
+            case SCRY__CFA_FP: cfa = f.fp + (intptr_t)row->cfa_off; break;
+            case SCRY__CFA_FP_DEREF: ok = rd(m, f.fp + (intptr_t)row->cfa_off, &cfa); break;
+            case SCRY__CFA_PLT:
+                cfa = f.sp + (intptr_t)row->cfa_off + ((f.pc & 15) >= (uintptr_t)row->fp_off ? 8 : 0);
+                break;
+            default: ok = 0;
+            }
+            ok = ok && rd(m, cfa - 8, &ra);
+            switch (row->fp) {
+            case SCRY__FPR_SAME: fp = f.fp; break;
+            case SCRY__FPR_CFA: ok = ok && rd(m, cfa + (intptr_t)row->fp_off, &fp); break;
+            case SCRY__FPR_FP: ok = ok && rd(m, f.fp + (intptr_t)row->fp_off, &fp); break;
+            default: fp = 0;
+            }
+            if (!ok) {
+                end = SCRY__UNW_END_BAD_READ;
+                break;
+            }
+        } else {
+            /* No rule: one frame-pointer step, trusted only if it returns
+             * into code scry knows (or, without tables, looks like it). */
+            if (f.fp < f.sp || !rd(m, f.fp, &fp) || !rd(m, f.fp + 8, &ra)) {
+                end = snap ? SCRY__UNW_END_NO_TABLE : SCRY__UNW_END_COMPLETE;
+                break;
+            }
+            cfa = f.fp + 16;
+            if (ra && snap && !scry__utab_range_as_safe(snap, ra - 1)) {
+                end = SCRY__UNW_END_NO_TABLE;
+                break;
+            }
+        }
+        if (ra == 0) {
+            end = SCRY__UNW_END_COMPLETE;
+            break;
+        }
+        if (cfa <= f.sp || ra < 4096 || ra >= USER_LIMIT) {
+            end = snap ? SCRY__UNW_END_BAD_READ : SCRY__UNW_END_COMPLETE;
+            break;
+        }
+        f.pc = ra;
+        f.sp = cfa;
+        f.fp = fp;
+        f.exact = 0;
+    }
+    if (use_tables) {
+        scry__utab_leave_as_safe(parity);
+        atomic_fetch_add_explicit(&scry__unwind_ends[end], 1, memory_order_relaxed);
+    }
+    return n;
+}
+
+/* The memory of the calling thread's own stack from sp up, read directly
+ * when sp is inside its known bounds, through system calls otherwise. */
+static void own_stack(mem_t *m, uintptr_t sp)
+{
+    uintptr_t lo = scry__tls.stack_lo, hi = scry__tls.stack_hi;
+    m->lo = sp;
+    if (hi && sp >= lo && sp < hi) {
+        m->hi = hi;
+        m->remote = 0;
+    } else {
+        /* An alternate signal stack, a coroutine's, or a thread scry does
+         * not know: bounded by a megabyte and by what is mapped. */
+        m->hi = sp + ((uintptr_t)1 << 20);
+        m->remote = 1;
+        m->pid = (pid_t)syscall(SYS_getpid);
+        memset(m->base, 0, sizeof m->base);
+        m->next = 0;
+    }
+}
+
+uint32_t scry__unwind_hybrid_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max)
+{
+    frame_t f = {.exact = 1};
+    regs(uc, &f.pc, &f.fp, &f.sp);
+    if (max > SCRY__UNWIND_MAX) max = SCRY__UNWIND_MAX;
+    mem_t m;
+    own_stack(&m, f.sp);
+    return walk(f, &m, 1, out, max);
+}
+
+__attribute__((noinline)) static uint32_t hybrid_here(uintptr_t *out, uint32_t max)
+{
+#if defined(SCRY__REGS_HERE)
+    scry__regs_t r;
+    SCRY__REGS_HERE(&r);
+    frame_t f = {.pc = r.pc, .sp = r.sp, .fp = r.fp, .exact = 1};
+    uintptr_t buf[SCRY__UNWIND_MAX + 2];
+    if (max > SCRY__UNWIND_MAX) max = SCRY__UNWIND_MAX;
+    mem_t m;
+    own_stack(&m, f.sp);
+    /* Frames 0 and 1 are this function and scry__unwind_here. */
+    uint32_t n = walk(f, &m, 1, buf, max + 2);
+    if (n <= 2) return 0;
+    memcpy(out, buf + 2, (n - 2) * sizeof *out);
+    return n - 2;
+#else
+    (void)out, (void)max;
+    return 0;
+#endif
+}
+
+uint32_t scry__unwind_remote(const scry__regs_t *r, uintptr_t lo, uintptr_t hi, uintptr_t *out,
+                             uint32_t max)
+{
+    (void)lo;
+    if (!hi || r->sp >= hi) hi = r->sp + ((uintptr_t)1 << 20);
+    mem_t m = {.lo = r->sp, .hi = hi, .remote = 1, .pid = (pid_t)syscall(SYS_getpid)};
+    frame_t f = {.pc = r->pc, .sp = r->sp, .fp = r->fp, .exact = 1};
+    if (max > SCRY__UNWIND_MAX) max = SCRY__UNWIND_MAX;
+    return walk(f, &m, scry__utab_ready(), out, max);
+}
+
+/* ---- frame pointers ---------------------------------------------------------- */
 
 /* Follows the chain from frame fp; frames must lie in [lo, hi). */
 static uint32_t fp_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, uint32_t n,
@@ -70,31 +308,36 @@ uint32_t scry__unwind_fp_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t 
     return fp_walk(fp, lo, hi, out, n, max);
 }
 
-__attribute__((noinline)) uint32_t scry__unwind_fp_here(uintptr_t *out, uint32_t max)
+__attribute__((noinline)) static uint32_t fp_here(uintptr_t *out, uint32_t max)
 {
+    /* This function's own frame record links to scry__unwind_here's. */
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
     uintptr_t hi = scry__tls.stack_hi;
     if (hi == 0) return 0;
-    return fp_walk(fp, fp, hi, out, 0, max);
-}
-
-__attribute__((noinline)) uint32_t scry__unwind_dwarf_here(uintptr_t *out, uint32_t max)
-{
-    void *buf[SCRY__UNWIND_MAX];
+    uintptr_t buf[SCRY__UNWIND_MAX + 1];
     if (max > SCRY__UNWIND_MAX) max = SCRY__UNWIND_MAX;
-    int n = unw_backtrace(buf, (int)max);
-    for (int i = 0; i < n; i++) out[i] = (uintptr_t)buf[i] - 1;
-    return n > 0 ? (uint32_t)n : 0;
+    uint32_t n = fp_walk(fp, fp, hi, buf, 0, max + 1);
+    if (n <= 1) return 0;
+    memcpy(out, buf + 1, (n - 1) * sizeof *out);
+    return n - 1;
 }
 
-void scry__unwind_init(int mode)
+/* ---- libunwind ------------------------------------------------------------------ */
+
+__attribute__((noinline)) static uint32_t libunwind_here(uintptr_t *out, uint32_t max)
 {
-    if (mode == SCRY__UNWIND_DWARF) unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    void *buf[SCRY__UNWIND_MAX + 2];
+    if (max > SCRY__UNWIND_MAX) max = SCRY__UNWIND_MAX;
+    int n = unw_backtrace(buf, (int)max + 2);
+    /* Frames 0 and 1: this function and scry__unwind_here. */
+    if (n <= 2) return 0;
+    for (int i = 2; i < n; i++) out[i - 2] = (uintptr_t)buf[i] - 1;
+    return (uint32_t)n - 2;
 }
 
 /* The step-by-step walk from the signal's context: exact, but libunwind 1.6
  * spends ~0.7 us a frame in it (45 us for 64 frames, bench/handler_cost). */
-static uint32_t dwarf_step_walk(const ucontext_t *uc, uintptr_t *out, uint32_t max)
+static uint32_t libunwind_step_walk(const ucontext_t *uc, uintptr_t *out, uint32_t max)
 {
     unw_cursor_t c;
     if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0) {
@@ -117,7 +360,7 @@ static uint32_t dwarf_step_walk(const ucontext_t *uc, uintptr_t *out, uint32_t m
  * function, unw_backtrace's own, the kernel's restorer. */
 #define HANDLER_FRAMES 16
 
-uint32_t scry__unwind_dwarf_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max)
+uint32_t scry__unwind_libunwind_as_safe(const ucontext_t *uc, uintptr_t *out, uint32_t max)
 {
     /* unw_backtrace takes libunwind's cached fast-trace path (~0.5 us for 64
      * frames, against ~45 us for unw_step) and walks through the signal
@@ -136,5 +379,58 @@ uint32_t scry__unwind_dwarf_as_safe(const ucontext_t *uc, uintptr_t *out, uint32
         for (int j = i + 1; j < n && k < max; j++) out[k++] = (uintptr_t)buf[j] - 1;
         return k;
     }
-    return dwarf_step_walk(uc, out, max);
+    return libunwind_step_walk(uc, out, max);
+}
+
+/* ---- by mode ------------------------------------------------------------------------ */
+
+uint32_t scry__unwind_as_safe(int mode, const ucontext_t *uc, uintptr_t *out, uint32_t max)
+{
+    switch (mode) {
+    case SCRY__UNWIND_FP: return scry__unwind_fp_as_safe(uc, out, max);
+    case SCRY__UNWIND_LIBUNWIND: return scry__unwind_libunwind_as_safe(uc, out, max);
+    default: return scry__unwind_hybrid_as_safe(uc, out, max);
+    }
+}
+
+__attribute__((noinline)) uint32_t scry__unwind_here(int mode, uintptr_t *out, uint32_t max)
+{
+    uint32_t n;
+    switch (mode) {
+    case SCRY__UNWIND_FP: n = fp_here(out, max); break;
+    case SCRY__UNWIND_LIBUNWIND: n = libunwind_here(out, max); break;
+    default: n = hybrid_here(out, max);
+    }
+    __asm__ volatile("" ::: "memory"); /* not a tail call: the helpers skip this frame */
+    return n;
+}
+
+void scry__unwind_init(int mode)
+{
+    if (mode == SCRY__UNWIND_LIBUNWIND) unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    if (mode == SCRY__UNWIND_HYBRID) {
+        if (scry__utab_ready())
+            scry__utab_poll();
+        else
+            scry__utab_refresh();
+    }
+}
+
+const char *scry__unwind_describe(int mode, char *buf, size_t size)
+{
+    if (mode != SCRY__UNWIND_HYBRID) {
+        snprintf(buf, size, "unwinder: %s", mode == SCRY__UNWIND_FP ? "frame pointers" : "libunwind");
+        return buf;
+    }
+    scry__utab_stats_t st;
+    scry__utab_stats(&st);
+    uint64_t e[SCRY__UNW_END_COUNT], all = 0;
+    for (int i = 0; i < SCRY__UNW_END_COUNT; i++) all += e[i] = atomic_load(&scry__unwind_ends[i]);
+    snprintf(buf, size,
+             "unwinder: hybrid (.eh_frame tables of %u objects, %zu rows; %u objects never met); "
+             "%llu of %llu stacks ended early: %llu no table, %llu bad read, %llu depth",
+             st.with_table, st.rows, st.pending, (unsigned long long)(all - e[SCRY__UNW_END_COMPLETE]),
+             (unsigned long long)all, (unsigned long long)e[SCRY__UNW_END_NO_TABLE],
+             (unsigned long long)e[SCRY__UNW_END_BAD_READ], (unsigned long long)e[SCRY__UNW_END_DEPTH]);
+    return buf;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 _Atomic int scry__wait_stacks_wanted;
-int scry__wait_unwind_dwarf;
+int scry__wait_unwind_mode;
 
 const char *scry__wait_name(int kind)
 {
@@ -38,11 +38,18 @@ int scry__wait_read(scry__thread_t *t, scry__wait_view_t *v, uintptr_t *frames)
         v->kind = t->wait.kind;
         v->obj = t->wait.obj;
         v->since_ns = t->wait.since_ns;
-        v->nframes = t->wait.nframes;
-        if (v->nframes > SCRY__WAIT_FRAMES) v->nframes = SCRY__WAIT_FRAMES;
-        if (frames) memcpy(frames, t->wait_frames, v->nframes * sizeof *frames);
+        int has = t->wait.has_regs;
+        scry__regs_t r = t->wait_regs;
+        v->nframes = 0;
+        /* The walk reads the stack above r.sp, which the thread leaves
+         * alone until it returns from the wait: if gen is the same after
+         * the walk, so was the stack during it. */
+        if (has && frames) v->nframes = scry__unwind_remote(&r, t->stack_lo, t->stack_hi, frames, SCRY__WAIT_FRAMES);
         atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&t->wait.gen, memory_order_relaxed) == g) return 0;
+        if (atomic_load_explicit(&t->wait.gen, memory_order_relaxed) == g) {
+            if (has && !frames) v->nframes = 1; /* a stack can be had */
+            return 0;
+        }
     }
     /* The thread keeps entering and leaving waits: call it not waiting. */
     memset(v, 0, sizeof *v);

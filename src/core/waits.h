@@ -18,12 +18,13 @@
  *    request already on its way is let land before the wait starts, so scry
  *    never shortens a sleep.
  * While stacks are wanted (a thread or wall profile runs), every wait
- * publishes the thread's stack on the way in, so a waiting thread is never
- * signalled at all.
+ * publishes where it was entered (pc, sp and fp: three stores, no walk), so
+ * a waiting thread is never signalled at all: whoever wants its stack walks
+ * it from those registers, from outside, while the thread stays in the
+ * wait (scry__wait_read checks the generation after the walk).
  *
  * Cost: a coarse clock read (vDSO) and a few stores on the way in, one store
- * on the way out; plus a frame-pointer walk (about 0.1 us) while stacks are
- * wanted.
+ * on the way out.
  */
 #ifndef SCRY_CORE_WAITS_H
 #define SCRY_CORE_WAITS_H
@@ -64,8 +65,8 @@ const char *scry__wait_name(int kind);
 /* Nonzero while a thread or wall profile runs or tracebacks are on: waits
  * publish their stacks. */
 extern _Atomic int scry__wait_stacks_wanted;
-/* 1 when SCRY_UNWIND=dwarf: published stacks are walked the same way. */
-extern int scry__wait_unwind_dwarf;
+/* SCRY_UNWIND's mode: published registers are walked the same way. */
+extern int scry__wait_unwind_mode;
 
 static inline int64_t scry__coarse_ns(void)
 {
@@ -85,16 +86,15 @@ static inline scry__thread_t *scry__wait_enter(int kind, const void *obj)
     r->wait.kind = kind;
     r->wait.obj = (uintptr_t)obj;
     r->wait.since_ns = scry__coarse_ns();
-    r->wait.nframes = 0;
-    /* With the stack published, nobody needs to signal a waiting thread
-     * (and a frame-pointer walk from here starts in the program's frames,
-     * not in libc's futex code, which has no frame pointers). */
+    r->wait.has_regs = 0;
+    /* With the registers published, nobody needs to signal a waiting
+     * thread. Captured here, inlined into the interposer: the walk starts
+     * in its frame, whose unwind row matches these registers. */
     if (atomic_load_explicit(&scry__wait_stacks_wanted, memory_order_relaxed)) {
-        scry__tls.busy++; /* libunwind locks: its waits are not ours to publish */
-        r->wait.nframes = scry__wait_unwind_dwarf
-                              ? scry__unwind_dwarf_here(r->wait_frames, SCRY__WAIT_FRAMES)
-                              : scry__unwind_fp_here(r->wait_frames, SCRY__WAIT_FRAMES);
-        scry__tls.busy--;
+#if defined(SCRY__REGS_HERE)
+        SCRY__REGS_HERE(&r->wait_regs);
+        r->wait.has_regs = 1;
+#endif
     }
     if (scry__wait_restartable(kind)) {
         atomic_store_explicit(&r->wait.gen, g + 1, memory_order_release);
@@ -119,8 +119,10 @@ static inline void scry__wait_leave(scry__thread_t *r)
 }
 
 /* A consistent copy of t's published wait (kind SCRY__TW_NONE when it is
- * not in one), and its frames into `frames` unless that is NULL (room for
- * SCRY__WAIT_FRAMES). Any thread. */
+ * not in one), and its stack into `frames` unless that is NULL (room for
+ * SCRY__WAIT_FRAMES), walked from the registers it published; nframes is 0
+ * when it published none or left the wait during the walk. Any thread
+ * but t; not in a signal handler. */
 typedef struct {
     uint64_t gen;
     int kind;

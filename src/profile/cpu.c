@@ -130,9 +130,7 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
             s->values[0] = weight;
             s->values[1] = weight * period_ns;
             s->span_id = scry__span_label_get_as_safe(&s->span_name);
-            s->nframes = unwind_mode == SCRY__UNWIND_DWARF
-                             ? scry__unwind_dwarf_as_safe(uc, s->frames, SCRY__MAX_FRAMES)
-                             : scry__unwind_fp_as_safe(uc, s->frames, SCRY__MAX_FRAMES);
+            s->nframes = scry__unwind_as_safe(unwind_mode, uc, s->frames, SCRY__MAX_FRAMES);
             /* The trace's copy, into this thread's own trace buffer. */
             if (scry__tracing()) scry__trace_cpu_sample_as_safe(s->frames, s->nframes);
             scry__ring_commit_as_safe(s);
@@ -432,9 +430,7 @@ static int cpu_write_fd(int fd)
              setitimer_mode ? "process timer setitimer(ITIMER_PROF) (timer_create unavailable)"
                             : "per-thread CPU timers (timer_create)");
     scry__pprof_add_comment(p, c);
-    snprintf(c, sizeof c, "unwinder: %s",
-             mode == SCRY__UNWIND_DWARF ? "dwarf (libunwind)" : "frame pointers");
-    scry__pprof_add_comment(p, c);
+    scry__pprof_add_comment(p, scry__unwind_describe(mode, c, sizeof c));
     snprintf(c, sizeof c, "dropped samples: %llu (ring full), %llu (stack table full)",
              (unsigned long long)(scry__ring_drops() - ring_drops_at_start),
              (unsigned long long)full);

@@ -2,6 +2,8 @@
  * profiles.c - the table of profiles and writing one to a path.
  */
 #define _GNU_SOURCE
+#include "core/config.h"
+#include "core/unwind.h"
 #include "profile/profile.h"
 #include "span/labels.h"
 
@@ -38,6 +40,10 @@ const scry__profile_t *scry__profile_find(const char *name)
 int scry__profile_start(const scry__profile_t *p)
 {
     scry__tls.busy++;
+    /* The unwind tables first: the objects loaded now (the program's) get
+     * theirs at once; those the symbolizer loads next (libdebuginfod,
+     * libcurl, OpenSSL) only if a walk ever meets their code. */
+    scry__unwind_init(scry__config.unwind);
     scry__symbolizer_prepare();
     int rc = p->start();
     scry__tls.busy--;

@@ -33,7 +33,7 @@
 static const char usage[] =
     "usage: scry run [-p PROFILES] [-o DIR] [--cpu-hz N] [--heap-rate N] [--block-rate NS]\n"
     "                [--mutex-fraction N] [--wall-hz N] [--traceback[=exit]] [--http ADDR]\n"
-    "                [--trace FILE] [--flight SECONDS[,MAXBYTES]] [--unwind fp|dwarf]\n"
+    "                [--trace FILE] [--flight SECONDS[,MAXBYTES]] [--unwind hybrid|fp|libunwind]\n"
     "                -- CMD [ARGS...]\n"
     "\n"
     "Runs CMD with libscry.so preloaded and writes DIR/<profile>.pb.gz for it\n"
@@ -62,7 +62,9 @@ static const char usage[] =
     "      --flight SECONDS[,MAXBYTES]  keep the last SECONDS of trace in memory (at\n"
     "                       most MAXBYTES, K/M/G suffixes, default 32M); SIGUSR2 or a\n"
     "                       crash writes it to DIR/flight.<pid>.<n>.pftrace\n"
-    "      --unwind MODE    fp (frame pointers, default) or dwarf (libunwind)\n"
+    "      --unwind MODE    hybrid (default: .eh_frame tables, then frame pointers),\n"
+    "                       fp (frame pointers only) or libunwind (for comparison);\n"
+    "                       dwarf is hybrid\n"
     "  -h, --help           this text\n";
 
 #define bad(...) scry_cli_usage_error("run", usage, __VA_ARGS__)
@@ -280,8 +282,9 @@ int scry_cmd_run(int argc, char **argv)
         return bad("--flight takes SECONDS[,MAXBYTES] (0.1 to 3600 seconds; bytes from 1M, with K, M "
                    "or G), not '%s'",
                    flight);
-    if (unwind && strcmp(unwind, "fp") && strcmp(unwind, "dwarf"))
-        return bad("--unwind must be fp or dwarf, not '%s'", unwind);
+    if (unwind && strcmp(unwind, "hybrid") && strcmp(unwind, "dwarf") && strcmp(unwind, "fp") &&
+        strcmp(unwind, "libunwind"))
+        return bad("--unwind must be hybrid, fp or libunwind, not '%s'", unwind);
     if (optind >= argc) return bad("no command to run");
     if (!*dir) return bad("-o needs a directory");
 

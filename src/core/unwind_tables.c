@@ -1,0 +1,405 @@
+/*
+ * unwind_tables.c - per-object unwind tables and their snapshots; see
+ * unwind_tables.h.
+ *
+ * Memory: tables, objects and snapshots are mmap'ed, never malloc'ed, so
+ * that building them never reenters scry's allocator interposer or shows
+ * in the program's heap totals. libc's is about 40k rows (480 KB); the
+ * whole set for python3 is measured by bench/unwind.sh.
+ */
+#define _GNU_SOURCE
+#include "core/unwind_tables.h"
+
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/threads.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* writers */
+static scry__utab_snap_t *_Atomic current;
+static _Atomic unsigned generation;
+static _Atomic unsigned readers[2];
+static _Atomic int built;
+static _Atomic int any_wanted;
+static unsigned long long seen_adds, seen_subs;
+static int64_t last_build_ns;
+static uint64_t leaked;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *map(size_t n)
+{
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+const scry__utab_snap_t *scry__utab_enter_as_safe(unsigned *parity)
+{
+    unsigned p = atomic_load(&generation) & 1;
+    atomic_fetch_add(&readers[p], 1);
+    *parity = p;
+    /* seq_cst with the writer's publish, flip and count check: a reader
+     * whose increment the writer did not see loads the new snapshot. */
+    return atomic_load(&current);
+}
+
+void scry__utab_leave_as_safe(unsigned parity)
+{
+    atomic_fetch_sub(&readers[parity], 1);
+}
+
+int scry__utab_ready(void)
+{
+    return atomic_load(&built);
+}
+
+/* ---- building one object's table ---------------------------------------- */
+
+/* .debug_frame from the object's file, for an object without .eh_frame. */
+static int from_file(const char *path, scry__cfi_table_t *t)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = -1;
+    elf_version(EV_CURRENT);
+    Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    size_t shstrndx;
+    if (e && elf_getshdrstrndx(e, &shstrndx) == 0) {
+        for (Elf_Scn *scn = NULL; (scn = elf_nextscn(e, scn));) {
+            GElf_Shdr sh;
+            if (!gelf_getshdr(scn, &sh)) continue;
+            const char *name = elf_strptr(e, shstrndx, sh.sh_name);
+            if (!name || strcmp(name, ".debug_frame")) continue;
+            if (sh.sh_flags & SHF_COMPRESSED) elf_compress(scn, 0, 0);
+            Elf_Data *d = elf_getdata(scn, NULL);
+            if (d && d->d_buf && d->d_size) rc = scry__cfi_compile_debug_frame(d->d_buf, d->d_size, t);
+            break;
+        }
+    }
+    if (e) elf_end(e);
+    close(fd);
+    return rc;
+}
+
+const scry__cfi_table_t *scry__utab_table_as_safe(scry__utab_obj_t *o)
+{
+    const scry__cfi_table_t *t = atomic_load_explicit(&o->table, memory_order_acquire);
+    if (!t && !atomic_load_explicit(&o->wanted, memory_order_relaxed)) {
+        atomic_store_explicit(&o->wanted, 1, memory_order_relaxed);
+        atomic_store_explicit(&any_wanted, 1, memory_order_relaxed);
+    }
+    return t;
+}
+
+static scry__utab_obj_t *new_obj(const struct dl_phdr_info *info)
+{
+    scry__utab_obj_t *o = map(sizeof *o);
+    if (!o) return NULL;
+    o->bias = info->dlpi_addr;
+    o->phdr = info->dlpi_phdr;
+    const char *name = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : "";
+    const char *base = strrchr(name, '/');
+    snprintf(o->name, sizeof o->name, "%s", *name ? (base ? base + 1 : name) : "(main program)");
+    return o;
+}
+
+/* Builds the table of a loaded object and publishes it. Runs inside
+ * dl_iterate_phdr, whose lock keeps the object mapped while its .eh_frame
+ * is read. */
+static void build(scry__utab_obj_t *o, const struct dl_phdr_info *info)
+{
+    const char *name = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : "";
+    const ElfW(Phdr) *hdr = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME) hdr = &info->dlpi_phdr[i];
+    int rc = -1;
+    if (hdr) {
+        /* Reads stay in the loaded segment that holds the header (and, with
+         * every linker scry knows, .eh_frame itself). */
+        for (int i = 0; i < info->dlpi_phnum && rc < 0; i++) {
+            const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+            if (ph->p_type != PT_LOAD || hdr->p_vaddr < ph->p_vaddr ||
+                hdr->p_vaddr >= ph->p_vaddr + ph->p_filesz)
+                continue;
+            uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_filesz;
+            rc = scry__cfi_compile_eh_frame((const uint8_t *)(info->dlpi_addr + hdr->p_vaddr), lo, hi,
+                                            info->dlpi_addr, &o->cfi);
+        }
+    }
+    if (rc < 0 && strcmp(name, "linux-vdso.so.1") != 0) {
+        rc = from_file(*name ? name : "/proc/self/exe", &o->cfi);
+        o->from_debug_frame = rc == 0;
+    }
+    atomic_store_explicit(&o->table, &o->cfi, memory_order_release);
+}
+
+static void drop_obj(scry__utab_obj_t *o)
+{
+    scry__cfi_free(&o->cfi);
+    munmap(o, sizeof *o);
+}
+
+/* ---- snapshots ------------------------------------------------------------ */
+
+typedef struct {
+    scry__utab_snap_t *snap; /* being filled */
+    const scry__utab_snap_t *old;
+    int eager; /* build every new object's table now (the first snapshot) */
+    uint32_t cap_objs, cap_ranges;
+    uint32_t want_objs, want_ranges; /* counted, when they did not fit */
+    unsigned long long adds, subs;
+} fill_t;
+
+static scry__utab_obj_t *reuse(const scry__utab_snap_t *old, const struct dl_phdr_info *info)
+{
+    for (uint32_t i = 0; old && i < old->nobjs; i++)
+        if (old->objs[i]->bias == info->dlpi_addr && old->objs[i]->phdr == info->dlpi_phdr)
+            return old->objs[i];
+    return NULL;
+}
+
+static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    fill_t *f = arg;
+    if (f->want_objs == 0 && size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+        f->adds = info->dlpi_adds;
+        f->subs = info->dlpi_subs;
+    }
+    uint32_t nx = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        nx += info->dlpi_phdr[i].p_type == PT_LOAD && (info->dlpi_phdr[i].p_flags & PF_X);
+    f->want_objs++;
+    f->want_ranges += nx;
+    scry__utab_snap_t *s = f->snap;
+    if (!s || !nx || s->nobjs == f->cap_objs || s->nranges + nx > f->cap_ranges) return 0;
+    scry__utab_obj_t *o = reuse(f->old, info);
+    if (!o && (o = new_obj(info)) && f->eager) build(o, info);
+    if (!o) return 0;
+    s->objs[s->nobjs++] = o;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        scry__utab_range_t *r = &s->ranges[s->nranges++];
+        r->lo = info->dlpi_addr + ph->p_vaddr;
+        r->hi = r->lo + ph->p_memsz;
+        r->obj = o;
+    }
+    return 0;
+}
+
+static int by_lo(const void *a, const void *b)
+{
+    const scry__utab_range_t *x = a, *y = b;
+    return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+static int in_snap(const scry__utab_snap_t *s, const scry__utab_obj_t *o)
+{
+    for (uint32_t i = 0; s && i < s->nobjs; i++)
+        if (s->objs[i] == o) return 1;
+    return 0;
+}
+
+/* Waits for the readers of parity p to leave: 1 when they did. */
+static int drained(unsigned p)
+{
+    for (int i = 0; i < 10000; i++) { /* 1 s */
+        if (atomic_load(&readers[p]) == 0) return 1;
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+static void refresh_locked(void)
+{
+    scry__tls.busy++; /* libelf, qsort: scry's allocations, not the program's */
+    const scry__utab_snap_t *old = atomic_load(&current);
+    fill_t f = {.old = old, .eager = old == NULL};
+    dl_iterate_phdr(add_object, &f); /* counts only: f.snap is NULL */
+    int64_t t0 = mono_ns();
+    for (int tries = 0; tries < 4; tries++) {
+        f.cap_objs = f.want_objs + 16;
+        f.cap_ranges = f.want_ranges + 32;
+        size_t bytes = sizeof *f.snap + f.cap_ranges * sizeof *f.snap->ranges + f.cap_objs * sizeof *f.snap->objs;
+        bytes = (bytes + 4095) & ~(size_t)4095;
+        scry__utab_snap_t *s = map(bytes);
+        if (!s) break;
+        s->mapped = bytes;
+        s->ranges = (scry__utab_range_t *)(s + 1);
+        s->objs = (scry__utab_obj_t **)(s->ranges + f.cap_ranges);
+        f.snap = s;
+        f.want_objs = f.want_ranges = 0;
+        dl_iterate_phdr(add_object, &f);
+        if (f.want_objs <= f.cap_objs && f.want_ranges <= f.cap_ranges) break;
+        /* More objects than counted (loaded meanwhile): keep what was built
+         * for reuse, and go again with room for all. */
+        for (uint32_t i = 0; i < s->nobjs; i++)
+            if (!in_snap(old, s->objs[i])) drop_obj(s->objs[i]);
+        munmap(s, s->mapped);
+        f.snap = NULL;
+    }
+    scry__utab_snap_t *s = f.snap;
+    if (s) {
+        qsort(s->ranges, s->nranges, sizeof *s->ranges, by_lo);
+        last_build_ns = mono_ns() - t0;
+        seen_adds = f.adds;
+        seen_subs = f.subs;
+        atomic_store(&current, s);
+        unsigned p = atomic_fetch_add(&generation, 1) & 1;
+        if (old) {
+            if (drained(p)) {
+                for (uint32_t i = 0; i < old->nobjs; i++)
+                    if (!in_snap(s, old->objs[i])) drop_obj(old->objs[i]);
+                munmap((void *)old, old->mapped);
+            } else {
+                leaked++;
+            }
+        }
+        atomic_store(&built, 1);
+    }
+    scry__tls.busy--;
+}
+
+void scry__utab_refresh(void)
+{
+    pthread_mutex_lock(&lock);
+    refresh_locked();
+    pthread_mutex_unlock(&lock);
+}
+
+static int counts(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    unsigned long long *c = arg;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+        c[0] = info->dlpi_adds;
+        c[1] = info->dlpi_subs;
+    }
+    return 1;
+}
+
+/* Builds the tables of the current snapshot's wanted objects. */
+static int build_wanted(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    const scry__utab_snap_t *s = arg;
+    for (uint32_t i = 0; i < s->nobjs; i++) {
+        scry__utab_obj_t *o = s->objs[i];
+        if (o->bias == info->dlpi_addr && o->phdr == info->dlpi_phdr && atomic_load(&o->wanted) &&
+            !atomic_load(&o->table))
+            build(o, info);
+    }
+    return 0;
+}
+
+void scry__utab_poll(void)
+{
+    if (!atomic_load(&built)) return;
+    unsigned long long c[2] = {0, 0};
+    dl_iterate_phdr(counts, c);
+    pthread_mutex_lock(&lock);
+    if (c[0] != seen_adds || c[1] != seen_subs) refresh_locked();
+    if (atomic_exchange(&any_wanted, 0)) {
+        scry__tls.busy++;
+        dl_iterate_phdr(build_wanted, (void *)atomic_load(&current));
+        scry__tls.busy--;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void scry__utab_stats(scry__utab_stats_t *st)
+{
+    memset(st, 0, sizeof *st);
+    pthread_mutex_lock(&lock);
+    unsigned p;
+    const scry__utab_snap_t *s = scry__utab_enter_as_safe(&p);
+    for (uint32_t i = 0; s && i < s->nobjs; i++) {
+        const scry__utab_obj_t *o = s->objs[i];
+        st->objects++;
+        if (!atomic_load(&o->table)) {
+            st->pending++;
+            continue;
+        }
+        st->with_table += o->cfi.n != 0;
+        st->rows += o->cfi.n;
+        st->bytes += o->cfi.mapped;
+    }
+    scry__utab_leave_as_safe(p);
+    st->last_build_ns = last_build_ns;
+    st->leaked = leaked;
+    pthread_mutex_unlock(&lock);
+}
+
+typedef struct {
+    uintptr_t pc;
+    size_t rows, bytes;
+    int64_t ns;
+    int found;
+} measure_t;
+
+static int measure_one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    measure_t *m = arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type != PT_LOAD || m->pc < lo || m->pc >= lo + ph->p_memsz) continue;
+        int64_t t0 = mono_ns();
+        scry__utab_obj_t *o = new_obj(info);
+        if (o) build(o, info);
+        m->ns = mono_ns() - t0;
+        if (o) {
+            m->rows = o->cfi.n;
+            m->bytes = o->cfi.mapped;
+            drop_obj(o);
+        }
+        m->found = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int scry__utab_measure(uintptr_t pc, size_t *rows, size_t *bytes, int64_t *ns)
+{
+    measure_t m = {.pc = pc};
+    dl_iterate_phdr(measure_one, &m);
+    *rows = m.rows;
+    *bytes = m.bytes;
+    *ns = m.ns;
+    return m.found ? 0 : -1;
+}
+
+void scry__utab_prefork(void)
+{
+    pthread_mutex_lock(&lock);
+}
+
+void scry__utab_postfork_parent(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
+void scry__utab_postfork_child(void)
+{
+    /* Only the forking thread crossed, and it was not inside a walk. */
+    atomic_store(&readers[0], 0);
+    atomic_store(&readers[1], 0);
+    pthread_mutex_unlock(&lock);
+}

@@ -1,0 +1,120 @@
+/*
+ * unwind_tables.h - the unwind tables of every loaded object, for the
+ * hybrid walk (unwind.c) to search from signal handlers.
+ *
+ * Built on an ordinary thread (a profile's start, then scry's aggregator
+ * thread whenever dl_iterate_phdr's load/unload counters move), one table
+ * per object (core/cfi.h), published as an immutable snapshot: the code
+ * ranges of all objects sorted by address, each pointing at its object's
+ * table. A new snapshot reuses the tables of objects still loaded.
+ *
+ * Readers (signal handlers, interposers, the wall sampler) bracket their
+ * use with enter/leave: two counters, one per parity of the snapshot
+ * generation. A writer publishes the new snapshot, flips the generation and
+ * waits for the old parity's readers to leave before freeing what only the
+ * old snapshot used (as userspace RCU does); if they do not leave within a
+ * second (a thread stopped in the middle of a walk), the old snapshot is
+ * left allocated, and counted, rather than freed under a reader.
+ *
+ * The objects loaded when the first snapshot is built (the program and
+ * the libraries it was linked with) get their tables then. Objects loaded
+ * later (dlopen'ed plugins, and the libraries scry itself loads to
+ * symbolize) get theirs when a walk first meets their code: the walk marks
+ * the object wanted and follows the frame pointer for that frame, and the
+ * next poll (scry's aggregator thread, every 20 ms) builds it. Most of what
+ * scry loads for itself (libcurl, OpenSSL) never runs on a program thread
+ * and never costs a table.
+ *
+ * dlopen itself is not interposed: glibc looks at dlopen's caller to
+ * search the calling object's RUNPATH, which a wrapper would change.
+ */
+#ifndef SCRY_CORE_UNWIND_TABLES_H
+#define SCRY_CORE_UNWIND_TABLES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/cfi.h"
+
+typedef struct scry__utab_obj {
+    uintptr_t bias;    /* dlpi_addr */
+    const void *phdr;  /* dlpi_phdr: with bias, which object this is */
+    /* &cfi once built (empty when the object has no usable CFI); NULL
+     * until then. Published with a release store. */
+    const scry__cfi_table_t *_Atomic table;
+    _Atomic int wanted; /* a walk met its code before its table existed */
+    scry__cfi_table_t cfi;
+    char name[96];     /* the file's base name, for descriptions */
+    int from_debug_frame;
+} scry__utab_obj_t;
+
+/* The object's table, or NULL (not built yet: then asks for it).
+ * Async-signal-safe. */
+const scry__cfi_table_t *scry__utab_table_as_safe(scry__utab_obj_t *o);
+
+typedef struct {
+    uintptr_t lo, hi; /* an executable segment */
+    scry__utab_obj_t *obj;
+} scry__utab_range_t;
+
+typedef struct {
+    uint32_t nranges, nobjs;
+    scry__utab_range_t *ranges; /* sorted by lo */
+    scry__utab_obj_t **objs;
+    size_t mapped;
+} scry__utab_snap_t;
+
+/* Reader's side. Async-signal-safe, lock-free; enter returns the snapshot
+ * (NULL before the first build) valid until leave(parity). Nests. */
+const scry__utab_snap_t *scry__utab_enter_as_safe(unsigned *parity);
+void scry__utab_leave_as_safe(unsigned parity);
+
+/* The range holding pc, or NULL: code scry knows of no object for. */
+static inline const scry__utab_range_t *scry__utab_range_as_safe(const scry__utab_snap_t *s,
+                                                                 uintptr_t pc)
+{
+    if (!s) return NULL;
+    uint32_t lo = 0, hi = s->nranges;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const scry__utab_range_t *r = &s->ranges[mid];
+        if (pc < r->lo)
+            hi = mid;
+        else if (pc >= r->hi)
+            lo = mid + 1;
+        else
+            return r;
+    }
+    return NULL;
+}
+
+/* Builds the tables of objects loaded since the last build (all of them
+ * the first time) and publishes a snapshot. Not async-signal-safe; takes
+ * the loader's lock (dl_iterate_phdr) and the tables' own. */
+void scry__utab_refresh(void);
+/* Refreshes when something was loaded or unloaded since the last build,
+ * and builds the tables walks asked for; only if a build happened at all
+ * (the aggregator's tick). */
+void scry__utab_poll(void);
+/* 1 once the first snapshot is published. */
+int scry__utab_ready(void);
+
+/* Totals of the current snapshot, for descriptions and benchmarks. */
+typedef struct {
+    uint32_t objects, with_table, pending; /* pending: not built (not met yet) */
+    size_t rows, bytes;
+    int64_t last_build_ns; /* the last refresh's time, all objects it built */
+    uint64_t leaked;       /* snapshots kept because a reader did not leave */
+} scry__utab_stats_t;
+void scry__utab_stats(scry__utab_stats_t *st);
+
+/* Compiles one object the way a refresh would (for the benchmark):
+ * returns its table's rows, bytes and build time. The object is
+ * identified by a pc inside it. */
+int scry__utab_measure(uintptr_t pc, size_t *rows, size_t *bytes, int64_t *ns);
+
+void scry__utab_prefork(void);
+void scry__utab_postfork_parent(void);
+void scry__utab_postfork_child(void);
+
+#endif
