@@ -33,10 +33,10 @@ if(SCRY_SANITIZE)
 endif()
 
 scry_shell_test(heap_truth heap/truth.sh pprof)
+scry_shell_test(heap_cxx heap/cxx.sh)
 scry_shell_test(heap_cxx_fp heap/cxx.sh)
-scry_shell_test(heap_cxx_dwarf heap/cxx.sh)
-set_property(TEST heap_cxx_dwarf APPEND PROPERTY ENVIRONMENT "UNWIND=dwarf")
+set_property(TEST heap_cxx_fp APPEND PROPERTY ENVIRONMENT "UNWIND=fp")
 scry_shell_test(heap_jemalloc heap/jemalloc.sh)
 scry_shell_test(heap_robust heap/robust.sh)
-set_property(TEST heap_truth heap_cxx_fp heap_cxx_dwarf heap_jemalloc heap_robust
+set_property(TEST heap_truth heap_cxx heap_cxx_fp heap_jemalloc heap_robust
              APPEND PROPERTY ENVIRONMENT "SCRY_PRELOAD_FIRST=")

@@ -76,8 +76,12 @@ static inline int64_t scry__coarse_ns(void)
 }
 
 /* Called by the thread about to wait. Returns its record for leave(), or
- * NULL (a thread scry has not registered, or scry's own work). */
-static inline scry__thread_t *scry__wait_enter(int kind, const void *obj)
+ * NULL (a thread scry has not registered, or scry's own work). Always
+ * inlined, at -O0 too: the registers it publishes must be those of the
+ * interposer's frame, which lives until the wait ends, not of a frame of
+ * its own that the wait's calls would overwrite (and so must every inline
+ * function between it and the interposer). */
+__attribute__((always_inline)) static inline scry__thread_t *scry__wait_enter(int kind, const void *obj)
 {
     scry__thread_t *r = scry__tls.rec;
     if (!r || scry__tls.busy) return NULL;

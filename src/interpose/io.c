@@ -168,11 +168,10 @@ __attribute__((constructor)) static void resolve(void)
 
 /* Whether the calling frame is on the thread's own stack (or its bounds are
  * unknown). Not on it: a handler on an alternate signal stack (or a
- * coroutine's stack), from which the frame-pointer walk
- * (scry__unwind_fp_here bounds it by the thread's stack top only) could
- * follow a stray frame pointer of the interrupted code into unmapped memory
- * between the two stacks. Such a call is not published: at worst the thread
- * is signalled in it, as before this file. */
+ * coroutine's stack), whose published registers would be walked within the
+ * thread's stack bounds they are not in (the walk reads through
+ * process_vm_readv, so that would fail, not fault). Such a call is not
+ * published: at worst the thread is signalled in it, as before this file. */
 static inline int on_own_stack(void)
 {
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
@@ -203,7 +202,7 @@ static int requests_blocked(void)
  * later ticks read what it published instead of asking again. The request, pending,
  * lands when the program unblocks the signal (outside any call of ours: the
  * mask changes only there), finds its slot given up and does nothing. */
-static inline scry__thread_t *io_enter(void)
+__attribute__((always_inline)) static inline scry__thread_t *io_enter(void)
 {
     scry__thread_t *r = scry__tls.rec;
     if (!r || !on_own_stack()) return NULL;

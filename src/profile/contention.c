@@ -23,6 +23,7 @@
  * nests in nothing; buckets are the aggregator lock's.
  */
 #define _GNU_SOURCE
+#include "core/unwind.h"
 #include "profile/contention.h"
 
 #include <errno.h>
@@ -528,6 +529,7 @@ static int write_profile(int fd, int kind)
                  "lock; 1 in %lld releases sampled and scaled",
                  SCRY_VERSION, (long long)period);
     scry__pprof_add_comment(p, c);
+    scry__pprof_add_comment(p, scry__unwind_describe(scry__config.unwind, c, sizeof c));
     uint64_t lat[SCRY__LATENCY_BUCKETS], nlat = 0;
     scry__sched_latencies(lat);
     for (int i = 0; i < SCRY__LATENCY_BUCKETS; i++) nlat += lat[i];

@@ -27,6 +27,7 @@
  * handler that allocates while interrupting scry).
  */
 #define _GNU_SOURCE
+#include "core/unwind.h"
 #include "profile/heap.h"
 
 #include <dlfcn.h>
@@ -675,6 +676,7 @@ static int write_profile(int fd, const char *default_type)
              "values scaled by 1/(1-exp(-size/rate)); sizes as requested",
              SCRY_VERSION, (long long)r);
     scry__pprof_add_comment(p, c);
+    scry__pprof_add_comment(p, scry__unwind_describe(scry__config.unwind, c, sizeof c));
     snprintf(c, sizeof c,
              "totals: allocated %llu bytes in %llu blocks, freed %llu bytes in %llu blocks "
              "(exact, usable sizes)",

@@ -2,8 +2,6 @@
  * profiles.c - the table of profiles and writing one to a path.
  */
 #define _GNU_SOURCE
-#include "core/config.h"
-#include "core/unwind.h"
 #include "profile/profile.h"
 #include "span/labels.h"
 
@@ -13,8 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "core/profile_names.h"
 #include "core/threads.h"
+#include "core/unwind.h"
 #include "format/symbolize.h"
 
 const scry__profile_t *const scry__profiles[] = {

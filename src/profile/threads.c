@@ -15,6 +15,7 @@
  * prints Go's debug=1 and debug=2 texts from the file.
  */
 #define _GNU_SOURCE
+#include "core/unwind.h"
 #include "profile/threads.h"
 
 #include <errno.h>
@@ -458,6 +459,7 @@ static int threads_write_fd(int fd)
     char c[256];
     snprintf(c, sizeof c, "scry %s: threads profile, %d threads", SCRY_VERSION, d->n);
     scry__pprof_add_comment(p, c);
+    scry__pprof_add_comment(p, scry__unwind_describe(scry__config.unwind, c, sizeof c));
     snprintf(c, sizeof c,
              "stacks: %d by signal, %d published by waiting threads, %d threads did not answer",
              d->signalled, d->published, d->missing);

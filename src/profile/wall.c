@@ -44,6 +44,7 @@
 #include "core/stacks.h"
 #include "core/stacktab.h"
 #include "core/threads.h"
+#include "core/unwind.h"
 #include "core/waits.h"
 #include "format/pprof.h"
 #include "interpose/pthread.h"
@@ -413,6 +414,7 @@ static int wall_write_fd(int fd)
     snprintf(c, sizeof c, "scry %s: wall-clock profile at %d Hz, every thread on and off CPU",
              SCRY_VERSION, hz);
     scry__pprof_add_comment(p, c);
+    scry__pprof_add_comment(p, scry__unwind_describe(scry__config.unwind, c, sizeof c));
     snprintf(c, sizeof c,
              "ticks: %llu (%llu late, skipped); signals sent: %llu, unanswered: %llu; "
              "dropped samples: %llu",

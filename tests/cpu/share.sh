@@ -21,7 +21,7 @@ b=$(cum "$p" second_function)
 t=$(total "$p")
 ru=$(cat "$WORK/rusage")
 share=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", 100 * a / (a + b) }')
-echo "hz=$hz unwind=${UNWIND:-fp}: first=${a}ns second=${b}ns share=${share}% profile_total=${t}ns rusage=${ru}ns"
+echo "hz=$hz unwind=${UNWIND:-hybrid}: first=${a}ns second=${b}ns share=${share}% profile_total=${t}ns rusage=${ru}ns"
 awk -v s="$share" 'BEGIN { exit !(s >= 73 && s <= 77) }' || fail "first_function share $share%, want 75 +/- 2"
 within "$t" "$ru" 0.95 1.05 || fail "profile total $t ns is not within 5% of rusage $ru ns"
 "$DUMP" "$p" | grep -E '^loc .*first_function [^ ]*cpu_share\.c:[0-9]+' >/dev/null ||

@@ -17,4 +17,4 @@ eq "grow_vector inuse_space (cum)" "$(cum_at "$h" "grow_vector(std::vector<int, 
 eq "grow_vector alloc_space (cum)" "$(cum_at "$a" "grow_vector(std::vector<int, std::allocator<int> >&)" alloc_space)" $((8388608 - 4))
 if "$DUMP" "$a" | grep -E '^func .*(operator new|_Znwm|_Znam)' >&2; then fail "operator new shows in the profile"; fi
 go_reads "$h" new_nodes
-pass "C++ (${UNWIND:-fp}): new, new[] and vector growth charged to their callers"
+pass "C++ (${UNWIND:-hybrid}): new, new[] and vector growth charged to their callers"

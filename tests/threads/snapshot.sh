@@ -17,7 +17,7 @@
 source "$SCRY_TESTS/lib.sh"
 prog="$SCRY_BIN/tests/threads_truth"
 src="$SCRY_TESTS/threads/threads_truth.c"
-for unwind in fp dwarf; do
+for unwind in fp hybrid; do
   f="$WORK/$unwind/threads.pb.gz"
   mkdir -p "$WORK/$unwind"
   "$SCRY" run --unwind "$unwind" -p threads -o "$WORK/$unwind/exit" -- "$prog" snapshot "$f" \
@@ -60,5 +60,5 @@ done
 go tool pprof -tags "$f" 2>/dev/null | grep -F 'cond wait' >/dev/null || fail "go tool pprof -tags does not show the state"
 go_reads "$f" parked_here
 # Written at exit too (the -p threads profile), with the main thread in exit.
-[ -s "$WORK/dwarf/exit/threads.pb.gz" ] || fail "no threads profile at exit"
+[ -s "$WORK/hybrid/exit/threads.pb.gz" ] || fail "no threads profile at exit"
 pass "threads: 200 parked, 1 busy, 1 asleep, 1 dumping, with states; sleep not cut short"

@@ -41,7 +41,7 @@ from_scry() {
   esac
 }
 
-for unwind in fp dwarf; do
+for unwind in fp hybrid; do
   d="$WORK/$unwind"
   mkdir -p "$d"
   rc=0
@@ -111,7 +111,7 @@ for how in fast slow trace; do
   mkdir -p "$d"
   case "$how" in
     fast) args=(-p cpu) ;;
-    slow) args=(-p wall,threads --unwind dwarf) ;;
+    slow) args=(-p wall,threads) ;;
     trace) args=(-p cpu --trace "$d/trace.pftrace") ;;
   esac
   snap=()
