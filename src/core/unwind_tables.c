@@ -107,15 +107,15 @@ const scry__cfi_table_t *scry__utab_table_as_safe(scry__utab_obj_t *o)
     return t;
 }
 
+static void base_name(const struct dl_phdr_info *info, char *out, size_t size);
+
 static scry__utab_obj_t *new_obj(const struct dl_phdr_info *info)
 {
     scry__utab_obj_t *o = map(sizeof *o);
     if (!o) return NULL;
     o->bias = info->dlpi_addr;
     o->phdr = info->dlpi_phdr;
-    const char *name = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : "";
-    const char *base = strrchr(name, '/');
-    snprintf(o->name, sizeof o->name, "%s", *name ? (base ? base + 1 : name) : "(main program)");
+    base_name(info, o->name, sizeof o->name);
     return o;
 }
 
@@ -166,10 +166,23 @@ typedef struct {
     unsigned long long adds, subs;
 } fill_t;
 
+static void base_name(const struct dl_phdr_info *info, char *out, size_t size)
+{
+    const char *name = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : "";
+    const char *base = strrchr(name, '/');
+    snprintf(out, size, "%s", *name ? (base ? base + 1 : name) : "(main program)");
+}
+
+/* The old snapshot's object for this one: the same address, headers and
+ * name (a library unloaded and another loaded at its address between two
+ * polls is a new object). */
 static scry__utab_obj_t *reuse(const scry__utab_snap_t *old, const struct dl_phdr_info *info)
 {
+    char name[sizeof old->objs[0]->name];
+    base_name(info, name, sizeof name);
     for (uint32_t i = 0; old && i < old->nobjs; i++)
-        if (old->objs[i]->bias == info->dlpi_addr && old->objs[i]->phdr == info->dlpi_phdr)
+        if (old->objs[i]->bias == info->dlpi_addr && old->objs[i]->phdr == info->dlpi_phdr &&
+            !strcmp(old->objs[i]->name, name))
             return old->objs[i];
     return NULL;
 }
