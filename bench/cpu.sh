@@ -6,10 +6,11 @@
 #      1000 Hz, and with perf record -g where perf works: RUNS interleaved
 #      rounds, the median of the workload's own CPU time (getrusage before
 #      exit, all threads), and its ratio to the median without a profiler.
-#   2. The cost of one sample: sample_cost under scry (frame pointers and
-#      dwarf), against the same loop with an empty handler and with the
+#   2. The cost of one sample: sample_cost under scry (each unwinder: hybrid,
+#      fp, libunwind), against the same loop with an empty handler and with the
 #      signal ignored (the cost of sending it, which a timer does not pay).
-#   3. The handler's own work without any signal: bench/handler_cost.
+#   3. The handler's own work without any signal: bench/handler_cost (its
+#      frame-pointer chain; bench/unwind.sh prints all of it).
 #
 # Usage: bench/cpu.sh [RUNS] (default 5). Needs `make` first.
 set -euo pipefail
@@ -95,24 +96,28 @@ echo
 cost() { for _ in $(seq 1 "$RUNS"); do "$@" | awk '/^ns_per_sample/ { print $2 }'; done | median; }
 base_ns=$(cost "$B/bench/sample_cost" --baseline)
 send_ns=$(cost "$B/bench/sample_cost" --ignored)
-fp_ns=$(cost env LD_PRELOAD="$(realpath "$B/libscry.so")" SCRY_PROFILES=cpu SCRY_CPU_HZ=1 SCRY_OUT="$TMP/c" "$B/bench/sample_cost")
-dw_ns=$(cost env LD_PRELOAD="$(realpath "$B/libscry.so")" SCRY_PROFILES=cpu SCRY_CPU_HZ=1 SCRY_UNWIND=dwarf SCRY_OUT="$TMP/c" "$B/bench/sample_cost")
+scry_cost() { cost env LD_PRELOAD="$(realpath "$B/libscry.so")" SCRY_PROFILES=cpu SCRY_CPU_HZ=1 SCRY_UNWIND="$1" SCRY_OUT="$TMP/c" "$B/bench/sample_cost"; }
+hy_ns=$(scry_cost hybrid)
+fp_ns=$(scry_cost fp)
+lu_ns=$(scry_cost libunwind)
 printf '| %-44s | %8s |\n' measurement "ns"
 printf '|%s|%s|\n' "----------------------------------------------" "----------"
 printf '| %-44s | %8.1f |\n' "sending syscall alone (signal ignored)" "$send_ns"
 printf '| %-44s | %8.1f |\n' "send + delivery to an empty handler" "$base_ns"
+printf '| %-44s | %8.1f |\n' "scry sample, hybrid (signal incl.)" "$hy_ns"
 printf '| %-44s | %8.1f |\n' "scry sample, frame pointers (signal incl.)" "$fp_ns"
-printf '| %-44s | %8.1f |\n' "scry sample, dwarf/libunwind (signal incl.)" "$dw_ns"
-printf '| %-44s | %8.1f |\n' "timer-like sample, fp (send syscall removed)" "$(awk -v a="$fp_ns" -v b="$send_ns" 'BEGIN { print a - b }')"
+printf '| %-44s | %8.1f |\n' "scry sample, libunwind (signal incl.)" "$lu_ns"
+printf '| %-44s | %8.1f |\n' "timer-like sample, hybrid (send removed)" "$(awk -v a="$hy_ns" -v b="$send_ns" 'BEGIN { print a - b }')"
+printf '| %-44s | %8.1f |\n' "scry handler alone, hybrid" "$(awk -v a="$hy_ns" -v b="$base_ns" 'BEGIN { print a - b }')"
 printf '| %-44s | %8.1f |\n' "scry handler alone, frame pointers" "$(awk -v a="$fp_ns" -v b="$base_ns" 'BEGIN { print a - b }')"
-printf '| %-44s | %8.1f |\n' "scry handler alone, dwarf" "$(awk -v a="$dw_ns" -v b="$base_ns" 'BEGIN { print a - b }')"
+printf '| %-44s | %8.1f |\n' "scry handler alone, libunwind" "$(awk -v a="$lu_ns" -v b="$base_ns" 'BEGIN { print a - b }')"
 
 echo
-echo "Estimated from the per-sample cost (timer-like sample, fp), one busy thread:"
-awk -v ns="$(awk -v a="$fp_ns" -v b="$send_ns" 'BEGIN { print a - b }')" 'BEGIN {
+echo "Estimated from the per-sample cost (timer-like sample, hybrid, the default), one busy thread:"
+awk -v ns="$(awk -v a="$hy_ns" -v b="$send_ns" 'BEGIN { print a - b }')" 'BEGIN {
   printf "  100 Hz: %.4f%% of its CPU; 1000 Hz: %.3f%%\n", 100 * ns * 100 / 1e9, 100 * ns * 1000 / 1e9 }'
 
 echo
 echo "## The handler's own work, without a signal (bench/handler_cost, 64-deep chain)"
 echo
-"$B/bench/handler_cost" | awk '{ printf "  %-24s %s\n", $1, $2 }'
+"$B/bench/handler_cost" | awk '/^fp_ctx_.*_(ns|frames) / { sub(/^fp_ctx_/, "", $1); printf "  %-24s %s\n", $1, $2 }'
