@@ -578,6 +578,25 @@ static int finish(out_t *o, scry__cfi_table_t *t, uint32_t fdes, uint32_t bad)
     t->rows = o->rows;
     t->n = o->n;
     t->mapped = mapped;
+    /* The bucket index (cfi.h); without it, lookups search every row. */
+    uint64_t span = (uint64_t)o->rows[o->n - 1].pc - o->rows[0].pc;
+    if (o->n > 1 && o->rows[o->n - 1].pc == UINT32_MAX) span = (uint64_t)o->rows[o->n - 2].pc - o->rows[0].pc;
+    uint64_t nb = (span >> SCRY__CFI_BUCKET_SHIFT) + 1;
+    size_t bb = ((nb + 1) * sizeof *t->bucket + 4095) & ~(size_t)4095;
+    uint32_t *bk = nb < (1u << 26) ? mmap(NULL, bb, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                                   : MAP_FAILED;
+    if (bk != MAP_FAILED) {
+        size_t r = 0;
+        for (uint64_t i = 0; i <= nb; i++) {
+            uint64_t at = (uint64_t)o->rows[0].pc + (i << SCRY__CFI_BUCKET_SHIFT);
+            while (r + 1 < o->n && o->rows[r + 1].pc <= at) r++;
+            bk[i] = (uint32_t)r;
+        }
+        mprotect(bk, bb, PROT_READ);
+        t->bucket = bk;
+        t->nbuckets = (uint32_t)nb;
+        t->bucket_mapped = bb;
+    }
     t->fdes = fdes;
     t->bad_fdes = bad;
     return 0;
@@ -658,5 +677,6 @@ int scry__cfi_compile_debug_frame(const uint8_t *sec, size_t size, scry__cfi_tab
 void scry__cfi_free(scry__cfi_table_t *t)
 {
     if (t->rows) munmap(t->rows, t->mapped);
+    if (t->bucket) munmap(t->bucket, t->bucket_mapped);
     memset(t, 0, sizeof *t);
 }

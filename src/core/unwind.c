@@ -81,13 +81,20 @@ typedef struct {
     uint8_t line[LINES][LINE];
 } mem_t;
 
-static int rd(mem_t *m, uintptr_t a, uintptr_t *v)
+static int rd_remote(mem_t *m, uintptr_t a, uintptr_t *v);
+
+static inline int rd(mem_t *m, uintptr_t a, uintptr_t *v)
 {
     if ((a & 7) || a < m->lo || a >= m->hi || m->hi - a < 8) return 0;
-    if (!m->remote) {
+    if (__builtin_expect(!m->remote, 1)) {
         *v = *(const uintptr_t *)a;
         return 1;
     }
+    return rd_remote(m, a, v);
+}
+
+__attribute__((noinline)) static int rd_remote(mem_t *m, uintptr_t a, uintptr_t *v)
+{
     uintptr_t b = a & ~(uintptr_t)(LINE - 1);
     for (unsigned i = 0; i < LINES; i++) {
         if (m->base[i] == b) {
@@ -138,11 +145,38 @@ static uint32_t walk(frame_t f, mem_t *m, int use_tables, uintptr_t *out, uint32
     const scry__utab_snap_t *snap = use_tables ? scry__utab_enter_as_safe(&parity) : NULL;
     uint32_t n = 0;
     int end = SCRY__UNW_END_DEPTH, signals = 0;
+    const scry__utab_range_t *rg = NULL; /* the last frame's object */
+    scry__cfi_row_t buf;
     while (n < max) {
         uintptr_t look = f.exact ? f.pc : f.pc - 1;
-        const scry__utab_range_t *rg = scry__utab_range_as_safe(snap, look);
-        const scry__cfi_table_t *t = rg ? scry__utab_table_as_safe(rg->obj) : NULL;
-        const scry__cfi_row_t *row = t ? scry__cfi_find_as_safe(t, (uint32_t)(look - rg->obj->bias)) : NULL;
+        uint64_t e = snap ? scry__utab_cached_as_safe(look) : 0;
+        if (e) {
+            /* The common case, decoded here: CFA from sp or fp, the caller's
+             * fp unchanged or saved below the CFA. */
+            uintptr_t cfa = ((e >> 47 & 3) == 1 ? f.sp : f.fp) + ((e >> 49 & 511) << 3), ra, fp = f.fp;
+            uint64_t fk = e >> 58 & 3;
+            if (!rd(m, cfa - 8, &ra) || (fk == 1 && !rd(m, cfa - ((e >> 60) << 3), &fp))) {
+                out[n++] = look;
+                end = SCRY__UNW_END_BAD_READ;
+                break;
+            }
+            if (fk == 2) fp = 0;
+            out[n++] = look;
+            if (ra == 0) {
+                end = SCRY__UNW_END_COMPLETE;
+                break;
+            }
+            if (cfa <= f.sp || ra < 4096 || ra >= USER_LIMIT) {
+                end = SCRY__UNW_END_BAD_READ;
+                break;
+            }
+            f.pc = ra;
+            f.sp = cfa;
+            f.fp = fp;
+            f.exact = 0;
+            continue;
+        }
+        const scry__cfi_row_t *row = snap ? scry__utab_row_as_safe(snap, look, &rg, &buf) : NULL;
         if (row && row->cfa == SCRY__CFA_SIGNAL) {
             /* The trampoline is not a frame of the program's: go on in the
              * code the signal interrupted. */

@@ -31,6 +31,7 @@
 #ifndef SCRY_CORE_UNWIND_TABLES_H
 #define SCRY_CORE_UNWIND_TABLES_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +87,25 @@ static inline const scry__utab_range_t *scry__utab_range_as_safe(const scry__uta
             return r;
     }
     return NULL;
+}
+
+/* The row for pc (an instruction's own address, or a return address - 1)
+ * in snapshot s, or NULL (no rule, or no table yet: then asked for). Looks
+ * in a cache shared by all threads first, then in the object *hint last
+ * found (a walk's consecutive frames are often in one object), then in all;
+ * the row may be copied into *buf. Async-signal-safe. */
+const scry__cfi_row_t *scry__utab_row_as_safe(const scry__utab_snap_t *s, uintptr_t pc,
+                                              const scry__utab_range_t **hint, scry__cfi_row_t *buf);
+
+/* The cache's half of scry__utab_row_as_safe, inlined into the walk: the
+ * entry for pc (unwind_tables.c describes the packing), or 0. */
+#define SCRY__UTAB_CACHE_BITS 12
+extern _Atomic uint64_t scry__utab_cache[1u << SCRY__UTAB_CACHE_BITS];
+static inline uint64_t scry__utab_cached_as_safe(uintptr_t pc)
+{
+    uint32_t i = (uint32_t)(((uint64_t)pc * 0x9e3779b97f4a7c15ull) >> (64 - SCRY__UTAB_CACHE_BITS));
+    uint64_t e = atomic_load_explicit(&scry__utab_cache[i], memory_order_relaxed);
+    return (e & (((uint64_t)1 << 47) - 1)) == pc && (e >> 47 & 3) ? e : 0;
 }
 
 /* Builds the tables of objects loaded since the last build (all of them
