@@ -235,26 +235,30 @@ static inline int quiet(void)
  * Slow path: scry's own threads (busy) go straight through (their waits are
  * not published and the tracer ignores them). Otherwise the wait is
  * published around the call; when tracing, t0 and t1 bracket it and the
- * tracer gets the call once the thread is out of the wait. errno is put
- * back before the call (the unwinder may change it) and saved right after
- * it, to be put back last. The published stack starts in slow_f (f itself
- * tail-jumped there), whose caller is the program's; pprof drops libscry's
- * frames. */
+ * tracer gets the call once the thread is out of the wait. Publishing
+ * leaves errno alone (three register stores, a coarse clock read, no
+ * unwinding); the tracer may not, so when tracing errno is saved right
+ * after the call and put back last. The published stack starts in slow_f
+ * (f itself tail-jumped there), whose caller is the program's; pprof drops
+ * libscry's frames. */
 #define WRAP(ret, f, kind, fd, params, args)                                                       \
     static __attribute__((noinline)) ret slow_##f params                                           \
     {                                                                                              \
         if (UNLIKELY(!real.f)) resolve();                                                          \
         if (scry__tls.busy) return real.f args;                                                    \
-        int tr = scry__tracing(), e = errno;                                                       \
+        int tr = scry__tracing();                                                                  \
         scry__thread_t *r = io_enter();                                                            \
         uint64_t t0 = tr ? scry__trace_clock() : 0;                                                \
-        errno = e;                                                                                 \
         ret rc = real.f args;                                                                      \
-        e = errno;                                                                                 \
-        uint64_t t1 = tr ? scry__trace_clock() : 0;                                                \
+        if (UNLIKELY(tr)) {                                                                        \
+            int e = errno;                                                                         \
+            uint64_t t1 = scry__trace_clock();                                                     \
+            scry__wait_leave(r);                                                                   \
+            scry__trace_syscall((kind), (fd), t0, t1, (int64_t)rc);                                \
+            errno = e;                                                                             \
+            return rc;                                                                             \
+        }                                                                                          \
         scry__wait_leave(r);                                                                       \
-        if (tr) scry__trace_syscall((kind), (fd), t0, t1, (int64_t)rc);                            \
-        errno = e;                                                                                 \
         return rc;                                                                                 \
     }                                                                                              \
     SCRY_EXPORT ret f params                                                                       \
