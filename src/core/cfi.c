@@ -110,10 +110,22 @@ typedef struct {
     scry__cfi_row_t *rows;
     size_t n, cap; /* cap in rows; the mapping is cap * sizeof row */
     int failed;
+    /* Probe mode (scry__cfi_row_at_as_safe): rows are not kept; the last
+     * one at or below target is. */
+    int probe, found;
+    uint32_t target;
+    scry__cfi_row_t row;
 } out_t;
 
 static void push(out_t *o, const scry__cfi_row_t *r)
 {
+    if (o->probe) {
+        if (r->pc <= o->target) {
+            o->row = *r;
+            o->found = 1;
+        }
+        return;
+    }
     if (o->failed) return;
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 4096;
@@ -196,6 +208,10 @@ static void emit(out_t *o, const state_t *s, uint64_t pc)
         return;
     }
     scry__cfi_row_t r = row_of(s, (uint32_t)pc);
+    if (o->probe) {
+        push(o, &r);
+        return;
+    }
     if (o->n && o->rows[o->n - 1].pc == r.pc) {
         o->n--;
         if (o->n && same_rule(&o->rows[o->n - 1], &r) && o->rows[o->n - 1].pc < r.pc) return;
@@ -521,6 +537,7 @@ static int compile_fde(const uint8_t *p, const uint8_t *lo, const uint8_t *hi, i
     loc = start;
     if (run(&cie, c.p, c.end, &s, &init, &loc, end, o) < 0) {
         o->n = before; /* none of a half-understood function */
+        o->found = 0;
         return -1;
     }
     if (cie.signal) s.cfa_kind = SCRY__CFA_SIGNAL;
@@ -671,6 +688,45 @@ int scry__cfi_compile_debug_frame(const uint8_t *sec, size_t size, scry__cfi_tab
         p = e.p + len;
     }
     return finish(&o, t, fdes, bad);
+#endif
+}
+
+int scry__cfi_row_at_as_safe(const uint8_t *hdr, uintptr_t lo, uintptr_t hi, uintptr_t bias, uintptr_t pc,
+                             scry__cfi_row_t *row)
+{
+#if !defined(__x86_64__)
+    (void)hdr, (void)lo, (void)hi, (void)bias, (void)pc, (void)row;
+    return -1;
+#else
+    const uint8_t *L = (const uint8_t *)lo, *H = (const uint8_t *)hi;
+    if (hdr < L || hdr + 4 > H || pc < bias || pc - bias > UINT32_MAX) return -1;
+    cur_t c = {hdr, H, 0};
+    uint8_t version = (uint8_t)u(&c, 1), ptr_enc = (uint8_t)u(&c, 1), count_enc = (uint8_t)u(&c, 1),
+            table_enc = (uint8_t)u(&c, 1);
+    if (version != 1 || count_enc == PE_OMIT || table_enc != 0x3b) return -1;
+    (void)pointer(&c, ptr_enc, (uintptr_t)hdr);
+    uint64_t count = pointer(&c, count_enc, (uintptr_t)hdr);
+    if (c.bad || count == 0 || count > (uint64_t)(H - c.p) / 8) return -1;
+    /* The last entry whose function starts at or below pc: entries are
+     * pairs of 4-byte offsets from the header, sorted by start. */
+    const uint8_t *table = c.p;
+    uint64_t a = 0, b = count;
+    while (b - a > 1) {
+        uint64_t mid = a + (b - a) / 2;
+        int32_t start;
+        memcpy(&start, table + mid * 8, 4);
+        if ((uintptr_t)hdr + (intptr_t)start <= pc)
+            a = mid;
+        else
+            b = mid;
+    }
+    int32_t fde_off;
+    memcpy(&fde_off, table + a * 8 + 4, 4);
+    out_t o = {.probe = 1, .target = (uint32_t)(pc - bias)};
+    if (compile_fde(hdr + fde_off, L, H, 0, bias, &o) != 0 || !o.found || o.row.cfa == SCRY__CFA_NONE)
+        return -1;
+    *row = o.row;
+    return 0;
 #endif
 }
 

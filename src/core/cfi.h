@@ -83,6 +83,14 @@ int scry__cfi_compile_debug_frame(const uint8_t *sec, size_t size, scry__cfi_tab
 
 void scry__cfi_free(scry__cfi_table_t *t);
 
+/* The row for one pc, straight from a loaded object's .eh_frame through
+ * .eh_frame_hdr's index, without a table: for code loaded since the tables
+ * were built. Runs one function's CFA program (about 0.5 us). Returns 0
+ * with *row, or -1 (no rule). Async-signal-safe: reads only [lo, hi), no
+ * allocation, about 1 KB of stack. */
+int scry__cfi_row_at_as_safe(const uint8_t *hdr, uintptr_t lo, uintptr_t hi, uintptr_t bias, uintptr_t pc,
+                             scry__cfi_row_t *row);
+
 /* The row covering offset `off`, or NULL (none, or a NONE row).
  * Async-signal-safe: reads only the table. */
 static inline const scry__cfi_row_t *scry__cfi_find_as_safe(const scry__cfi_table_t *t, uint32_t off)

@@ -247,13 +247,21 @@ static uint32_t walk(frame_t f, mem_t *m, int use_tables, uintptr_t *out, uint32
     return n;
 }
 
-/* The memory of the calling thread's own stack from sp up, read directly
- * when sp is inside its known bounds, through system calls otherwise. */
+/* x86-64's red zone: the 128 bytes below sp that a function may use
+ * without moving sp, and that the kernel leaves alone when it pushes a
+ * signal frame. An interrupted epilogue has popped rbp, but its unwind row
+ * still says "saved at CFA - n", now below sp: the value is still there. */
+#define RED_ZONE 128
+
+/* The memory of the calling thread's own stack from the red zone below sp
+ * up, read directly when sp is inside its known bounds, through system
+ * calls otherwise. */
 static void own_stack(mem_t *m, uintptr_t sp)
 {
     uintptr_t lo = scry__tls.stack_lo, hi = scry__tls.stack_hi;
-    m->lo = sp;
+    m->lo = sp - RED_ZONE;
     if (hi && sp >= lo && sp < hi) {
+        if (m->lo < lo) m->lo = lo;
         m->hi = hi;
         m->remote = 0;
     } else {
@@ -303,7 +311,7 @@ uint32_t scry__unwind_remote(const scry__regs_t *r, uintptr_t lo, uintptr_t hi, 
 {
     (void)lo;
     if (!hi || r->sp >= hi) hi = r->sp + ((uintptr_t)1 << 20);
-    mem_t m = {.lo = r->sp, .hi = hi, .remote = 1, .pid = (pid_t)syscall(SYS_getpid)};
+    mem_t m = {.lo = r->sp - RED_ZONE, .hi = hi, .remote = 1, .pid = (pid_t)syscall(SYS_getpid)};
     frame_t f = {.pc = r->pc, .sp = r->sp, .fp = r->fp, .exact = 1};
     if (max > SCRY__UNWIND_MAX) max = SCRY__UNWIND_MAX;
     return walk(f, &m, scry__utab_ready(), out, max);

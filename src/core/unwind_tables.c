@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "core/unwind_tables.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -32,6 +33,7 @@ static _Atomic unsigned generation;
 static _Atomic unsigned readers[2];
 static _Atomic int built;
 static _Atomic int any_wanted;
+static _Atomic uint64_t probes; /* rows read from .eh_frame in a walk, with no table */
 static unsigned long long seen_adds, seen_subs;
 static int64_t last_build_ns;
 static uint64_t leaked;
@@ -134,6 +136,36 @@ static void cache_clear(void)
         atomic_store_explicit(&row_cache[i], 0, memory_order_relaxed);
 }
 
+/* Code no table covers yet (an object loaded since the last snapshot, or
+ * one whose table is not built): its row straight from its .eh_frame. The
+ * loader's _dl_find_object finds the object without a lock (glibc 2.35;
+ * libgcc's unwinder uses it the same way); the code is on the walked
+ * thread's stack, so the object stays mapped while it is read. Reads stay
+ * in the loaded segment holding .eh_frame_hdr, found from the object's own
+ * ELF and program headers. */
+static int probe(uintptr_t pc, scry__cfi_row_t *row)
+{
+    struct dl_find_object fo;
+    if (_dl_find_object((void *)pc, &fo) != 0 || !fo.dlfo_eh_frame || !fo.dlfo_link_map) return -1;
+    uintptr_t ms = (uintptr_t)fo.dlfo_map_start, me = (uintptr_t)fo.dlfo_map_end;
+    uintptr_t bias = fo.dlfo_link_map->l_addr, hdr = (uintptr_t)fo.dlfo_eh_frame;
+    /* The ELF header is at the start of the first segment (offset 0, at
+     * vaddr 0 in a shared object): the map's start. */
+    if (me - ms < sizeof(ElfW(Ehdr))) return -1;
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)ms;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_phentsize != sizeof(ElfW(Phdr)) ||
+        eh->e_phoff > me - ms || (me - ms - eh->e_phoff) / sizeof(ElfW(Phdr)) < eh->e_phnum)
+        return -1;
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(ms + eh->e_phoff);
+    for (int i = 0; i < eh->e_phnum; i++) {
+        if (ph[i].p_type != PT_LOAD) continue;
+        uintptr_t lo = bias + ph[i].p_vaddr, hi = lo + ph[i].p_filesz;
+        if (hdr < lo || hdr >= hi || lo < ms || hi > me) continue;
+        return scry__cfi_row_at_as_safe((const uint8_t *)hdr, lo, hi, bias, pc, row);
+    }
+    return -1;
+}
+
 const scry__cfi_row_t *scry__utab_row_as_safe(const scry__utab_snap_t *s, uintptr_t pc,
                                               const scry__utab_range_t **hint, scry__cfi_row_t *buf)
 {
@@ -141,9 +173,14 @@ const scry__cfi_row_t *scry__utab_row_as_safe(const scry__utab_snap_t *s, uintpt
     if (cache_unpack(atomic_load_explicit(slot, memory_order_relaxed), pc, buf)) return buf;
     const scry__utab_range_t *rg = *hint;
     if (!rg || pc < rg->lo || pc >= rg->hi) *hint = rg = scry__utab_range_as_safe(s, pc);
-    if (!rg) return NULL;
-    const scry__cfi_table_t *t = scry__utab_table_as_safe(rg->obj);
-    const scry__cfi_row_t *row = t ? scry__cfi_find_as_safe(t, (uint32_t)(pc - rg->obj->bias)) : NULL;
+    const scry__cfi_table_t *t = rg ? scry__utab_table_as_safe(rg->obj) : NULL;
+    if (!t) {
+        /* Not cached: the object may go (dlclose) and another come at its
+         * address before the next snapshot clears the cache. */
+        atomic_fetch_add_explicit(&probes, 1, memory_order_relaxed);
+        return probe(pc, buf) == 0 ? buf : NULL;
+    }
+    const scry__cfi_row_t *row = scry__cfi_find_as_safe(t, (uint32_t)(pc - rg->obj->bias));
     uint64_t e = row ? cache_pack(pc, row) : 0;
     if (e) atomic_store_explicit(slot, e, memory_order_relaxed);
     return row;
@@ -437,6 +474,7 @@ void scry__utab_stats(scry__utab_stats_t *st)
     }
     scry__utab_leave_as_safe(p);
     st->last_build_ns = last_build_ns;
+    st->probes = atomic_load(&probes);
     st->leaked = leaked;
     pthread_mutex_unlock(&lock);
 }

@@ -21,7 +21,10 @@
  * later (dlopen'ed plugins, and the libraries scry itself loads to
  * symbolize) get theirs when a walk first meets their code: the walk marks
  * the object wanted and follows the frame pointer for that frame, and the
- * next poll (scry's aggregator thread, every 20 ms) builds it. Most of what
+ * next poll (scry's aggregator thread, every 20 ms) builds it; meanwhile,
+ * and for code loaded since the last snapshot, the walk finds the object
+ * with the loader's lock-free _dl_find_object and runs the one FDE that
+ * covers the pc (scry__cfi_row_at_as_safe). Most of what
  * scry loads for itself (libcurl, OpenSSL) never runs on a program thread
  * and never costs a table.
  *
@@ -125,6 +128,7 @@ typedef struct {
     size_t rows, bytes;
     int64_t last_build_ns; /* the last refresh's time, all objects it built */
     uint64_t leaked;       /* snapshots kept because a reader did not leave */
+    uint64_t probes;       /* rows read from .eh_frame in a walk (no table yet) */
 } scry__utab_stats_t;
 void scry__utab_stats(scry__utab_stats_t *st);
 
