@@ -6,6 +6,7 @@ add_executable(perfetto_gen trace/perfetto_gen.c ${CMAKE_SOURCE_DIR}/src/format/
                ${CMAKE_SOURCE_DIR}/src/format/symbolize.c ${CMAKE_SOURCE_DIR}/src/core/waits.c
                ${CMAKE_SOURCE_DIR}/src/core/unwind.c ${CMAKE_SOURCE_DIR}/src/core/cfi.c
                ${CMAKE_SOURCE_DIR}/src/core/unwind_tables.c ${CMAKE_SOURCE_DIR}/src/core/threads.c
+               ${CMAKE_SOURCE_DIR}/src/core/codelog.c
                $<TARGET_OBJECTS:scry_proto>)
 target_include_directories(perfetto_gen PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/include
                            ${CMAKE_BINARY_DIR}/gen)

@@ -69,6 +69,11 @@ static void regs(const ucontext_t *uc, uintptr_t *pc, uintptr_t *fp, uintptr_t *
 
 /* ---- memory a walk may read ---------------------------------------------- */
 
+/* A walk reads other functions' frames, saved registers among their
+ * locals: in the sanitizer build, an instrumented program's stack redzones
+ * too, which is no error of scry's. */
+#define NO_ASAN __attribute__((no_sanitize("address")))
+
 #define LINE 256
 #define LINES 4
 
@@ -83,7 +88,7 @@ typedef struct {
 
 static int rd_remote(mem_t *m, uintptr_t a, uintptr_t *v);
 
-static inline int rd(mem_t *m, uintptr_t a, uintptr_t *v)
+NO_ASAN static inline int rd(mem_t *m, uintptr_t a, uintptr_t *v)
 {
     if ((a & 7) || a < m->lo || a >= m->hi || m->hi - a < 8) return 0;
     if (__builtin_expect(!m->remote, 1)) {
@@ -139,7 +144,7 @@ static int through_signal(mem_t *m, frame_t *f)
 
 /* use_tables 0: the frame-pointer chain alone (fp mode on another thread's
  * published registers). */
-static uint32_t walk(frame_t f, mem_t *m, int use_tables, uintptr_t *out, uint32_t max)
+NO_ASAN static uint32_t walk(frame_t f, mem_t *m, int use_tables, uintptr_t *out, uint32_t max)
 {
     unsigned parity = 0;
     const scry__utab_snap_t *snap = use_tables ? scry__utab_enter_as_safe(&parity) : NULL;
@@ -176,7 +181,8 @@ static uint32_t walk(frame_t f, mem_t *m, int use_tables, uintptr_t *out, uint32
             f.exact = 0;
             continue;
         }
-        const scry__cfi_row_t *row = snap ? scry__utab_row_as_safe(snap, look, &rg, &buf) : NULL;
+        uintptr_t frame = look;
+        const scry__cfi_row_t *row = snap ? scry__utab_row_as_safe(snap, look, &rg, &buf, &frame) : NULL;
         if (row && row->cfa == SCRY__CFA_SIGNAL) {
             /* The trampoline is not a frame of the program's: go on in the
              * code the signal interrupted. */
@@ -186,7 +192,7 @@ static uint32_t walk(frame_t f, mem_t *m, int use_tables, uintptr_t *out, uint32
             }
             continue;
         }
-        out[n++] = look;
+        out[n++] = frame;
         if (row && row->cfa == SCRY__CFA_END) {
             end = SCRY__UNW_END_COMPLETE;
             break;
@@ -222,7 +228,7 @@ static uint32_t walk(frame_t f, mem_t *m, int use_tables, uintptr_t *out, uint32
                 break;
             }
             cfa = f.fp + 16;
-            if (ra && snap && !scry__utab_range_as_safe(snap, ra - 1)) {
+            if (ra && snap && !scry__utab_range_as_safe(snap, ra - 1) && !scry__utab_known_as_safe(ra - 1)) {
                 end = SCRY__UNW_END_NO_TABLE;
                 break;
             }
@@ -320,8 +326,8 @@ uint32_t scry__unwind_remote(const scry__regs_t *r, uintptr_t lo, uintptr_t hi, 
 /* ---- frame pointers ---------------------------------------------------------- */
 
 /* Follows the chain from frame fp; frames must lie in [lo, hi). */
-static uint32_t fp_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, uint32_t n,
-                        uint32_t max)
+NO_ASAN static uint32_t fp_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, uint32_t n,
+                                uint32_t max)
 {
     while (n < max) {
         if (fp < lo || fp > hi - 2 * sizeof(uintptr_t) || (fp & (sizeof(uintptr_t) - 1))) break;

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/codelog.h"
 #include "core/threads.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* writers */
@@ -143,10 +144,10 @@ static void cache_clear(void)
  * thread's stack, so the object stays mapped while it is read. Reads stay
  * in the loaded segment holding .eh_frame_hdr, found from the object's own
  * ELF and program headers. */
-static int probe(uintptr_t pc, scry__cfi_row_t *row)
+static int probe(const struct dl_find_object *f, uintptr_t pc, scry__cfi_row_t *row)
 {
-    struct dl_find_object fo;
-    if (_dl_find_object((void *)pc, &fo) != 0 || !fo.dlfo_eh_frame || !fo.dlfo_link_map) return -1;
+    const struct dl_find_object fo = *f;
+    if (!fo.dlfo_eh_frame || !fo.dlfo_link_map) return -1;
     uintptr_t ms = (uintptr_t)fo.dlfo_map_start, me = (uintptr_t)fo.dlfo_map_end;
     uintptr_t bias = fo.dlfo_link_map->l_addr, hdr = (uintptr_t)fo.dlfo_eh_frame;
     /* The ELF header is at the start of the first segment (offset 0, at
@@ -166,19 +167,52 @@ static int probe(uintptr_t pc, scry__cfi_row_t *row)
     return -1;
 }
 
-const scry__cfi_row_t *scry__utab_row_as_safe(const scry__utab_snap_t *s, uintptr_t pc,
-                                              const scry__utab_range_t **hint, scry__cfi_row_t *buf)
+int scry__utab_known_as_safe(uintptr_t pc)
 {
+    struct dl_find_object fo;
+    return _dl_find_object((void *)pc, &fo) == 0;
+}
+
+/* Whether the loader's object is the snapshot's: same load address and
+ * file name. */
+static int same_object(const scry__utab_obj_t *o, const struct link_map *lm)
+{
+    const char *path = lm->l_name ? lm->l_name : "";
+    const char *base = strrchr(path, '/');
+    return o->bias == lm->l_addr && !strcmp(o->name, base ? base + 1 : path);
+}
+
+const scry__cfi_row_t *scry__utab_row_as_safe(const scry__utab_snap_t *s, uintptr_t pc,
+                                              const scry__utab_range_t **hint, scry__cfi_row_t *buf,
+                                              uintptr_t *frame)
+{
+    *frame = pc;
     _Atomic uint64_t *slot = &row_cache[cache_slot(pc)];
     if (cache_unpack(atomic_load_explicit(slot, memory_order_relaxed), pc, buf)) return buf;
     const scry__utab_range_t *rg = *hint;
     if (!rg || pc < rg->lo || pc >= rg->hi) *hint = rg = scry__utab_range_as_safe(s, pc);
     const scry__cfi_table_t *t = rg ? scry__utab_table_as_safe(rg->obj) : NULL;
-    if (!t) {
-        /* Not cached: the object may go (dlclose) and another come at its
-         * address before the next snapshot clears the cache. */
+    if (!rg || rg->obj->late) {
+        /* Code that may be unloaded, or loaded since the snapshot: ask the
+         * loader which object it is now (another may have taken the
+         * address of one the snapshot knows), tag the frame with it, and
+         * read its row from its table if the snapshot's object is the
+         * same, else from its .eh_frame. Rows found here are not cached:
+         * the object may go and another come at its address before the
+         * next snapshot clears the cache. */
+        struct dl_find_object fo;
+        if (_dl_find_object((void *)pc, &fo) != 0 || !fo.dlfo_link_map) return NULL;
+        *frame = scry__codelog_tag_as_safe(pc, (uintptr_t)fo.dlfo_map_start, (uintptr_t)fo.dlfo_map_end,
+                                           fo.dlfo_link_map->l_addr, fo.dlfo_link_map->l_name);
+        if (t && same_object(rg->obj, fo.dlfo_link_map)) return scry__cfi_find_as_safe(t, (uint32_t)(pc - rg->obj->bias));
         atomic_fetch_add_explicit(&probes, 1, memory_order_relaxed);
-        return probe(pc, buf) == 0 ? buf : NULL;
+        return probe(&fo, pc, buf) == 0 ? buf : NULL;
+    }
+    if (!t) {
+        /* The program's own object, its table not built yet. */
+        struct dl_find_object fo;
+        atomic_fetch_add_explicit(&probes, 1, memory_order_relaxed);
+        return _dl_find_object((void *)pc, &fo) == 0 && probe(&fo, pc, buf) == 0 ? buf : NULL;
     }
     const scry__cfi_row_t *row = scry__cfi_find_as_safe(t, (uint32_t)(pc - rg->obj->bias));
     uint64_t e = row ? cache_pack(pc, row) : 0;
@@ -319,7 +353,12 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
     scry__utab_snap_t *s = f->snap;
     if (!s || !nx || s->nobjs == f->cap_objs || s->nranges + nx > f->cap_ranges) return 0;
     scry__utab_obj_t *o = reuse(f->old, info);
-    if (!o && (o = new_obj(info)) && f->eager) build(o, info);
+    if (!o && (o = new_obj(info))) {
+        if (f->eager)
+            build(o, info);
+        else
+            o->late = 1;
+    }
     if (!o) return 0;
     s->objs[s->nobjs++] = o;
     for (int i = 0; i < info->dlpi_phnum; i++) {

@@ -17,16 +17,19 @@
  * left allocated, and counted, rather than freed under a reader.
  *
  * The objects loaded when the first snapshot is built (the program and
- * the libraries it was linked with) get their tables then. Objects loaded
- * later (dlopen'ed plugins, and the libraries scry itself loads to
- * symbolize) get theirs when a walk first meets their code: the walk marks
- * the object wanted and follows the frame pointer for that frame, and the
- * next poll (scry's aggregator thread, every 20 ms) builds it; meanwhile,
- * and for code loaded since the last snapshot, the walk finds the object
- * with the loader's lock-free _dl_find_object and runs the one FDE that
- * covers the pc (scry__cfi_row_at_as_safe). Most of what
+ * the libraries it was linked with) get their tables then; dlclose never
+ * unmaps them. Objects loaded later (dlopen'ed plugins, and the libraries
+ * scry itself loads to symbolize) are "late": they get a table when a walk
+ * first meets their code (the walk marks the object wanted, the next poll
+ * of scry's aggregator thread, within 20 ms, builds it), and most of what
  * scry loads for itself (libcurl, OpenSSL) never runs on a program thread
- * and never costs a table.
+ * and never costs one. A frame in late code, or in code loaded since the
+ * last snapshot, is checked against the loader's own lock-free
+ * _dl_find_object (another library may have taken the address of one the
+ * snapshot knows), tagged with its object (core/codelog.h, so that it can
+ * be named after a dlclose), and read from the object's table when the
+ * snapshot's object is the loader's, else from its .eh_frame directly: the
+ * one FDE that covers the pc (scry__cfi_row_at_as_safe).
  *
  * dlopen itself is not interposed: glibc looks at dlopen's caller to
  * search the calling object's RUNPATH, which a wrapper would change.
@@ -50,6 +53,9 @@ typedef struct scry__utab_obj {
     scry__cfi_table_t cfi;
     char name[96];     /* the file's base name, for descriptions */
     int from_debug_frame;
+    /* Loaded after the first snapshot: it may be unloaded again, so its
+     * frames are checked against the loader and tagged (core/codelog.h). */
+    int late;
 } scry__utab_obj_t;
 
 /* The object's table, or NULL (not built yet: then asks for it).
@@ -93,12 +99,16 @@ static inline const scry__utab_range_t *scry__utab_range_as_safe(const scry__uta
 }
 
 /* The row for pc (an instruction's own address, or a return address - 1)
- * in snapshot s, or NULL (no rule, or no table yet: then asked for). Looks
- * in a cache shared by all threads first, then in the object *hint last
- * found (a walk's consecutive frames are often in one object), then in all;
- * the row may be copied into *buf. Async-signal-safe. */
+ * in snapshot s, or NULL (no rule). Looks in a cache shared by all threads
+ * first, then in the object *hint last found (a walk's consecutive frames
+ * are often in one object), then in all; code of an object loaded since
+ * the first snapshot is looked up in the loader and its own .eh_frame
+ * (unless its table is built). *frame is what the walk records for pc:
+ * pc itself, or its tag (core/codelog.h) when the object may be unloaded.
+ * The row may be copied into *buf. Async-signal-safe. */
 const scry__cfi_row_t *scry__utab_row_as_safe(const scry__utab_snap_t *s, uintptr_t pc,
-                                              const scry__utab_range_t **hint, scry__cfi_row_t *buf);
+                                              const scry__utab_range_t **hint, scry__cfi_row_t *buf,
+                                              uintptr_t *frame);
 
 /* The cache's half of scry__utab_row_as_safe, inlined into the walk: the
  * entry for pc (unwind_tables.c describes the packing), or 0. */
@@ -110,6 +120,10 @@ static inline uint64_t scry__utab_cached_as_safe(uintptr_t pc)
     uint64_t e = atomic_load_explicit(&scry__utab_cache[i], memory_order_relaxed);
     return (e & (((uint64_t)1 << 47) - 1)) == pc && (e >> 47 & 3) ? e : 0;
 }
+
+/* Whether pc is in code the loader knows (an object loaded since the
+ * snapshot included). Async-signal-safe. */
+int scry__utab_known_as_safe(uintptr_t pc);
 
 /* Builds the tables of objects loaded since the last build (all of them
  * the first time) and publishes a snapshot. Not async-signal-safe; takes

@@ -382,7 +382,7 @@ static uint64_t location_id(build_t *b, scry__symbolizer_t *sym, uintptr_t addr)
     Location *l = &b->locs[b->nlocs];
     perftools__profiles__location__init(l);
     l->id = b->nlocs + 1;
-    l->address = addr;
+    l->address = scry__symbolizer_address(sym, addr);
     int m = scry__symbolizer_find_mapping(sym, addr);
     if (m >= 0) l->mapping_id = (uint64_t)m + 1;
     scry__frame_t fr[MAX_INLINE];

@@ -22,10 +22,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/codelog.h"
+
 struct scry__symbolizer {
     Dwfl *dwfl;
-    scry__mapping_t *maps;
-    int nmaps;
+    scry__mapping_t *maps; /* the process's, sorted; then one per code log entry */
+    int nmaps, nreal;
+    /* Per code log entry (core/codelog.h): a libdw session of its own for
+     * the object's file at the address it had, opened on first use. */
+    Dwfl **code_dwfl;
+    uint32_t ncode;
     char **strings; /* everything we handed out */
     size_t nstrings, capstrings;
     char *(*demangle)(const char *, char *, size_t *, int *);
@@ -149,13 +155,65 @@ scry__symbolizer_t *scry__symbolizer_new(void)
         }
     }
     read_build_ids(s);
+    s->nreal = s->nmaps;
+    /* The objects walks met that may be unloaded by now: a mapping each,
+     * after the process's own (their addresses may overlap them). */
+    uint32_t nc = scry__codelog_count();
+    scry__mapping_t *m = nc ? realloc(s->maps, (size_t)(s->nmaps + (int)nc) * sizeof *m) : NULL;
+    s->code_dwfl = nc ? calloc(nc, sizeof *s->code_dwfl) : NULL;
+    if (m && s->code_dwfl) {
+        s->maps = m;
+        for (uint32_t i = 0; i < nc; i++) {
+            scry__codelog_entry_t e;
+            if (scry__codelog_get(i, &e) < 0) break;
+            s->maps[s->nmaps++] = (scry__mapping_t){e.start, e.end, e.start - e.bias, keep_copy(s, e.path), ""};
+            s->ncode = i + 1;
+        }
+    } else if (m) {
+        s->maps = m;
+    }
     return s;
+}
+
+/* libdw for code log entry i: the object's file reported at its load
+ * bias, as it was when the walk met it. */
+static Dwfl *code_dwfl(scry__symbolizer_t *s, uint32_t i)
+{
+    if (i >= s->ncode) return NULL;
+    if (s->code_dwfl[i]) return s->code_dwfl[i];
+    scry__codelog_entry_t e;
+    if (scry__codelog_get(i, &e) < 0) return NULL;
+    static const Dwfl_Callbacks offline = {
+        .find_elf = dwfl_build_id_find_elf,
+        .find_debuginfo = dwfl_standard_find_debuginfo,
+    };
+    Dwfl *d = dwfl_begin(&offline);
+    if (!d) return NULL;
+    dwfl_report_begin(d);
+    const char *base = strrchr(e.path, '/');
+    if (!dwfl_report_elf(d, base ? base + 1 : e.path, e.path, -1, e.bias, false) ||
+        dwfl_report_end(d, NULL, NULL) != 0) {
+        dwfl_end(d);
+        return NULL;
+    }
+    return s->code_dwfl[i] = d;
+}
+
+uintptr_t scry__symbolizer_address(scry__symbolizer_t *s, uintptr_t addr)
+{
+    (void)s;
+    uint32_t i;
+    uintptr_t real;
+    return scry__codelog_untag(addr, &i, &real) == 0 ? real : addr;
 }
 
 void scry__symbolizer_free(scry__symbolizer_t *s)
 {
     if (!s) return;
     if (s->dwfl) dwfl_end(s->dwfl);
+    for (uint32_t i = 0; i < s->ncode; i++)
+        if (s->code_dwfl[i]) dwfl_end(s->code_dwfl[i]);
+    free(s->code_dwfl);
     for (size_t i = 0; i < s->nstrings; i++)
         free(s->strings[i]);
     free(s->strings);
@@ -171,7 +229,11 @@ int scry__symbolizer_mappings(scry__symbolizer_t *s, const scry__mapping_t **out
 
 int scry__symbolizer_find_mapping(scry__symbolizer_t *s, uintptr_t addr)
 {
-    int lo = 0, hi = s->nmaps - 1;
+    uint32_t i;
+    uintptr_t real;
+    if (scry__codelog_untag(addr, &i, &real) == 0) return i < s->ncode ? s->nreal + (int)i : -1;
+    if (scry__code_tagged(addr)) return -1;
+    int lo = 0, hi = s->nreal - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
         if (addr < s->maps[mid].start)
@@ -222,8 +284,17 @@ static void name_frame(scry__symbolizer_t *s, Dwarf_Die *die, scry__frame_t *f)
 
 int scry__symbolize(scry__symbolizer_t *s, uintptr_t addr, scry__frame_t *out, int max)
 {
-    if (!s->dwfl || max <= 0) return 0;
-    Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+    Dwfl *dwfl = s->dwfl;
+    uint32_t ci;
+    uintptr_t real;
+    if (scry__codelog_untag(addr, &ci, &real) == 0) {
+        dwfl = code_dwfl(s, ci);
+        addr = real;
+    } else if (scry__code_tagged(addr)) {
+        return 0;
+    }
+    if (!dwfl || max <= 0) return 0;
+    Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
     if (!mod) return 0;
 
     const char *file = NULL;
@@ -307,6 +378,7 @@ int scry__symbolize(scry__symbolizer_t *s, uintptr_t addr, scry__frame_t *out, i
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static scry__symbolizer_t *shared;
 static unsigned long long shared_adds, shared_subs;
+static uint32_t shared_code; /* code log entries it knows */
 
 static int load_counts(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -325,11 +397,13 @@ scry__symbolizer_t *scry__symbolizer_acquire(void)
     if (pthread_mutex_trylock(&shared_lock) != 0) return scry__symbolizer_new();
     unsigned long long c[2] = {0, 0};
     dl_iterate_phdr(load_counts, c);
-    if (shared && (c[0] != shared_adds || c[1] != shared_subs || !c[0])) {
+    if (shared && (c[0] != shared_adds || c[1] != shared_subs || !c[0] ||
+                   scry__codelog_count() != shared_code)) {
         scry__symbolizer_free(shared);
         shared = NULL;
     }
     if (!shared) {
+        shared_code = scry__codelog_count();
         shared = scry__symbolizer_new();
         /* Counted after: building it may itself load libraries (above). */
         dl_iterate_phdr(load_counts, c);

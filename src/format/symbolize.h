@@ -7,7 +7,8 @@
  * libdw reported for them. It runs when a profile is written, never in a
  * signal handler; it allocates freely and checks every libdw result, since a
  * missing or odd debug file must never hurt the host. A library unloaded
- * with dlclose before the write can no longer be symbolized.
+ * with dlclose before the write is symbolized from its file when a walk
+ * tagged its frames (core/codelog.h); its mapping follows the process's.
  *
  * Strings returned stay valid until scry__symbolizer_free().
  */
@@ -47,8 +48,11 @@ void scry__symbolizer_free(scry__symbolizer_t *s);
 
 /* The executable mappings, sorted by address. */
 int scry__symbolizer_mappings(scry__symbolizer_t *s, const scry__mapping_t **out);
-/* Index of the mapping holding addr, or -1. */
+/* Index of the mapping holding addr (a tagged frame's: its object's), or -1. */
 int scry__symbolizer_find_mapping(scry__symbolizer_t *s, uintptr_t addr);
+/* The address a frame had in the process: addr itself, or a tagged
+ * frame's real address. */
+uintptr_t scry__symbolizer_address(scry__symbolizer_t *s, uintptr_t addr);
 
 /* Fills out[0..n) with the frames at addr, innermost inlined function
  * first and the function that really holds the code last. Returns n (0 when
