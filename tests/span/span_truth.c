@@ -224,18 +224,34 @@ static long long thread_cpu_ns(void)
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* The work takes a CLOCK_MONOTONIC timestamp on every turn, as a request
+ * handler calls libc all the time: most of its samples land in
+ * clock_gettime (libc's wrapper, then the vDSO, neither with a frame
+ * pointer), and the profile must still find alpha_work and beta_work above
+ * them. The thread's CPU clock, which says when to stop, is a system call:
+ * it is read every 1000 turns (about 30 us), because reading it every few
+ * microseconds made the kernel deliver the CPU timer's signals tens of ms
+ * of CPU late under load (tests/unwind/libc_loop.c), moving samples from
+ * one span into the next. */
+static unsigned long timestamp(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long)ts.tv_nsec;
+}
+
 __attribute__((noinline)) static void alpha_work(long long ns)
 {
     long long end = thread_cpu_ns() + ns;
     while (thread_cpu_ns() < end)
-        for (int i = 0; i < 10000; i++) sink += (unsigned long)i * i;
+        for (int i = 0; i < 1000; i++) sink += (unsigned long)i * timestamp();
 }
 
 __attribute__((noinline)) static void beta_work(long long ns)
 {
     long long end = thread_cpu_ns() + ns;
     while (thread_cpu_ns() < end)
-        for (int i = 0; i < 10000; i++) sink ^= (unsigned long)i * 7;
+        for (int i = 0; i < 1000; i++) sink ^= (unsigned long)i * 7 + timestamp();
 }
 
 __attribute__((noinline)) static void **alpha_alloc(int n)
