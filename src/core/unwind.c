@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "core/cfi.h"
+#include "core/codelog.h"
 #include "core/threads.h"
 #include "core/unwind_tables.h"
 
@@ -475,9 +476,11 @@ const char *scry__unwind_describe(int mode, char *buf, size_t size)
     uint64_t e[SCRY__UNW_END_COUNT], all = 0;
     for (int i = 0; i < SCRY__UNW_END_COUNT; i++) all += e[i] = atomic_load(&scry__unwind_ends[i]);
     snprintf(buf, size,
-             "unwinder: hybrid (.eh_frame tables of %u objects, %zu rows; %u objects never met); "
-             "%llu of %llu stacks ended early: %llu no table, %llu bad read, %llu depth",
-             st.with_table, st.rows, st.pending, (unsigned long long)(all - e[SCRY__UNW_END_COMPLETE]),
+             "unwinder: hybrid (.eh_frame tables of %u objects, %zu rows; %u objects never met; "
+             "%llu rows read from .eh_frame in a walk; %u objects loaded later recorded, %llu frames "
+             "not recorded); %llu of %llu stacks ended early: %llu no table, %llu bad read, %llu depth",
+             st.with_table, st.rows, st.pending, (unsigned long long)st.probes, scry__codelog_count(),
+             (unsigned long long)scry__codelog_dropped(), (unsigned long long)(all - e[SCRY__UNW_END_COMPLETE]),
              (unsigned long long)all, (unsigned long long)e[SCRY__UNW_END_NO_TABLE],
              (unsigned long long)e[SCRY__UNW_END_BAD_READ], (unsigned long long)e[SCRY__UNW_END_DEPTH]);
     return buf;

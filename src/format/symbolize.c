@@ -31,6 +31,7 @@ struct scry__symbolizer {
     /* Per code log entry (core/codelog.h): a libdw session of its own for
      * the object's file at the address it had, opened on first use. */
     Dwfl **code_dwfl;
+    int *code_live; /* the process's mapping that still holds the entry's object, or -1 */
     uint32_t ncode;
     char **strings; /* everything we handed out */
     size_t nstrings, capstrings;
@@ -131,6 +132,8 @@ void scry__symbolizer_prepare(void)
     pthread_once(&debuginfod_once, load_debuginfod);
 }
 
+static const char *code_build_id(scry__symbolizer_t *s, uint32_t i);
+
 scry__symbolizer_t *scry__symbolizer_new(void)
 {
     scry__symbolizer_prepare();
@@ -160,26 +163,39 @@ scry__symbolizer_t *scry__symbolizer_new(void)
      * after the process's own (their addresses may overlap them). */
     uint32_t nc = scry__codelog_count();
     scry__mapping_t *m = nc ? realloc(s->maps, (size_t)(s->nmaps + (int)nc) * sizeof *m) : NULL;
+    if (m) s->maps = m;
     s->code_dwfl = nc ? calloc(nc, sizeof *s->code_dwfl) : NULL;
-    if (m && s->code_dwfl) {
-        s->maps = m;
+    s->code_live = nc ? calloc(nc, sizeof *s->code_live) : NULL;
+    if (m && s->code_dwfl && s->code_live) {
         for (uint32_t i = 0; i < nc; i++) {
             scry__codelog_entry_t e;
             if (scry__codelog_get(i, &e) < 0) break;
-            s->maps[s->nmaps++] = (scry__mapping_t){e.start, e.end, e.start - e.bias, keep_copy(s, e.path), ""};
             s->ncode = i + 1;
+            /* Still loaded where it was: its frames are the process's. */
+            s->code_live[i] = -1;
+            for (int k = 0; k < s->nreal; k++)
+                if (s->maps[k].start >= e.start && s->maps[k].start < e.end && !strcmp(s->maps[k].path, e.path))
+                    s->code_live[i] = k;
+            s->maps[s->nmaps++] = (scry__mapping_t){e.start, e.end, e.start - e.bias, keep_copy(s, e.path),
+                                                    code_build_id(s, i)};
         }
-    } else if (m) {
-        s->maps = m;
     }
     return s;
 }
 
 /* libdw for code log entry i: the object's file reported at its load
  * bias, as it was when the walk met it. */
+static Dwfl *code_dwfl(scry__symbolizer_t *s, uint32_t i);
+static int first_module(Dwfl_Module *mod, void **user, const char *name, Dwarf_Addr start, void *arg)
+{
+    (void)user, (void)name, (void)start;
+    *(Dwfl_Module **)arg = mod;
+    return DWARF_CB_ABORT;
+}
+
 static Dwfl *code_dwfl(scry__symbolizer_t *s, uint32_t i)
 {
-    if (i >= s->ncode) return NULL;
+    if (!s->code_dwfl || i >= s->ncode) return NULL;
     if (s->code_dwfl[i]) return s->code_dwfl[i];
     scry__codelog_entry_t e;
     if (scry__codelog_get(i, &e) < 0) return NULL;
@@ -199,6 +215,24 @@ static Dwfl *code_dwfl(scry__symbolizer_t *s, uint32_t i)
     return s->code_dwfl[i] = d;
 }
 
+/* The build ID of code log entry i's file, lower-case hex, or "". */
+static const char *code_build_id(scry__symbolizer_t *s, uint32_t i)
+{
+    Dwfl *d = code_dwfl(s, i);
+    Dwfl_Module *mod = NULL;
+    if (d) dwfl_getmodules(d, first_module, &mod, 0);
+    const unsigned char *bits;
+    GElf_Addr vaddr, bias;
+    if (mod) dwfl_module_getelf(mod, &bias);
+    int n = mod ? dwfl_module_build_id(mod, &bits, &vaddr) : -1;
+    if (n <= 0) return "";
+    char *hex = malloc((size_t)n * 2 + 1);
+    if (!hex) return "";
+    for (int k = 0; k < n; k++) sprintf(hex + 2 * k, "%02x", bits[k]);
+    const char *kept = keep(s, hex);
+    return kept ? kept : "";
+}
+
 uintptr_t scry__symbolizer_address(scry__symbolizer_t *s, uintptr_t addr)
 {
     (void)s;
@@ -214,6 +248,7 @@ void scry__symbolizer_free(scry__symbolizer_t *s)
     for (uint32_t i = 0; i < s->ncode; i++)
         if (s->code_dwfl[i]) dwfl_end(s->code_dwfl[i]);
     free(s->code_dwfl);
+    free(s->code_live);
     for (size_t i = 0; i < s->nstrings; i++)
         free(s->strings[i]);
     free(s->strings);
@@ -231,7 +266,10 @@ int scry__symbolizer_find_mapping(scry__symbolizer_t *s, uintptr_t addr)
 {
     uint32_t i;
     uintptr_t real;
-    if (scry__codelog_untag(addr, &i, &real) == 0) return i < s->ncode ? s->nreal + (int)i : -1;
+    if (scry__codelog_untag(addr, &i, &real) == 0) {
+        if (i >= s->ncode) return -1;
+        return s->code_live[i] >= 0 ? s->code_live[i] : s->nreal + (int)i;
+    }
     if (scry__code_tagged(addr)) return -1;
     int lo = 0, hi = s->nreal - 1;
     while (lo <= hi) {
@@ -288,7 +326,7 @@ int scry__symbolize(scry__symbolizer_t *s, uintptr_t addr, scry__frame_t *out, i
     uint32_t ci;
     uintptr_t real;
     if (scry__codelog_untag(addr, &ci, &real) == 0) {
-        dwfl = code_dwfl(s, ci);
+        if (ci < s->ncode && s->code_live[ci] < 0) dwfl = code_dwfl(s, ci);
         addr = real;
     } else if (scry__code_tagged(addr)) {
         return 0;

@@ -517,7 +517,7 @@ static int write_profile(int fd, int kind)
     int64_t start_ns = kind == SCRY__KIND_BLOCK ? block_start_ns : mutex_start_ns;
     scry__pprof_set_time(p, (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec, now_ns() - start_ns);
     scry__pprof_set_default_type(p, "delay");
-    char c[320];
+    char c[512];
     if (kind == SCRY__KIND_BLOCK)
         snprintf(c, sizeof c,
                  "scry %s: block profile: time threads spent waiting, on their own stacks; rate "

@@ -425,7 +425,7 @@ static int cpu_write_fd(int fd)
     }
     scry__pprof_set_time(p, when, duration);
     scry__pprof_set_default_type(p, "cpu");
-    char c[256];
+    char c[512];
     snprintf(c, sizeof c, "scry %s: cpu profile at %d Hz, %s", SCRY_VERSION, hz,
              setitimer_mode ? "process timer setitimer(ITIMER_PROF) (timer_create unavailable)"
                             : "per-thread CPU timers (timer_create)");

@@ -670,7 +670,7 @@ static int write_profile(int fd, const char *default_type)
 
     scry__heap_totals_t tot;
     scry__heap_totals(&tot);
-    char c[320];
+    char c[512];
     snprintf(c, sizeof c,
              "scry %s: heap profile, one sample per %lld bytes allocated on average (Poisson); "
              "values scaled by 1/(1-exp(-size/rate)); sizes as requested",

@@ -456,7 +456,7 @@ static int threads_write_fd(int fd)
     }
     scry__pprof_set_time(p, d->when_ns, d->total_ns);
     scry__pprof_set_default_type(p, "threads");
-    char c[256];
+    char c[512];
     snprintf(c, sizeof c, "scry %s: threads profile, %d threads", SCRY_VERSION, d->n);
     scry__pprof_add_comment(p, c);
     scry__pprof_add_comment(p, scry__unwind_describe(scry__config.unwind, c, sizeof c));

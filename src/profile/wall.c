@@ -410,7 +410,7 @@ static int wall_write_fd(int fd)
     }
     scry__pprof_set_time(p, when, duration);
     scry__pprof_set_default_type(p, "wall");
-    char c[256];
+    char c[512];
     snprintf(c, sizeof c, "scry %s: wall-clock profile at %d Hz, every thread on and off CPU",
              SCRY_VERSION, hz);
     scry__pprof_add_comment(p, c);
