@@ -432,19 +432,35 @@ static int run(const cie_t *cie, const uint8_t *insns, const uint8_t *end, state
     return c.bad ? -1 : 0;
 }
 
+/* Opens the CIE or FDE whose length field is at p, within [lo, hi): *c
+ * spans the entry after its length, *wide says whether it has 64-bit
+ * fields. 0, or -1 when it does not fit (or is the zero terminator). */
+static int open_entry(const uint8_t *p, const uint8_t *lo, const uint8_t *hi, cur_t *c, int *wide)
+{
+    if (p < lo || p >= hi) return -1;
+    *c = (cur_t){p, hi, 0};
+    uint64_t len = u(c, 4);
+    *wide = len == 0xffffffffu;
+    if (*wide) len = u(c, 8);
+    if (c->bad || len == 0 || len > (uint64_t)(hi - c->p)) return -1;
+    c->end = c->p + len;
+    return 0;
+}
+
+/* The CIE id: 0 in .eh_frame, all ones in .debug_frame. */
+static uint64_t cie_id(int debug_frame, int wide)
+{
+    return debug_frame ? (wide ? UINT64_MAX : 0xffffffffu) : 0;
+}
+
 /* Parses the CIE at p (its length field) within [lo, hi). */
 static int parse_cie(const uint8_t *p, const uint8_t *lo, const uint8_t *hi, int debug_frame, cie_t *cie)
 {
-    if (p < lo || p >= hi) return -1;
-    cur_t c = {p, hi, 0};
-    uint64_t len = u(&c, 4);
-    int wide = len == 0xffffffffu;
-    if (wide) len = u(&c, 8);
-    if (c.bad || len == 0 || len > (uint64_t)(hi - c.p)) return -1;
-    c.end = c.p + len;
+    cur_t c;
+    int wide;
+    if (open_entry(p, lo, hi, &c, &wide) < 0) return -1;
     uint64_t id = wide ? u(&c, 8) : u(&c, 4);
-    uint64_t cie_id = debug_frame ? (wide ? UINT64_MAX : 0xffffffffu) : 0;
-    if (id != cie_id) return -1;
+    if (id != cie_id(debug_frame, wide)) return -1;
     uint8_t version = (uint8_t)u(&c, 1);
     if (version != 1 && version != 3 && version != 4) return -1;
     const char *aug = (const char *)c.p;
@@ -493,28 +509,21 @@ static int parse_cie(const uint8_t *p, const uint8_t *lo, const uint8_t *hi, int
 }
 
 /* Compiles the FDE whose length field is at p; its CIE is found from it.
- * `rel` is added to the decoded addresses to make them offsets (minus the
- * load bias for .eh_frame in memory, 0 for .debug_frame). */
+ * Rows hold the decoded addresses minus bias (the load bias for .eh_frame
+ * in memory, 0 for .debug_frame). 0, 1 for a CIE, -1 for what cannot be
+ * understood. */
 static int compile_fde(const uint8_t *p, const uint8_t *lo, const uint8_t *hi, int debug_frame,
                        uintptr_t bias, out_t *o)
 {
-    if (p < lo || p >= hi) return -1;
-    cur_t c = {p, hi, 0};
-    uint64_t len = u(&c, 4);
-    int wide = len == 0xffffffffu;
-    if (wide) len = u(&c, 8);
-    if (c.bad || len == 0 || len > (uint64_t)(hi - c.p)) return -1;
-    c.end = c.p + len;
+    cur_t c;
+    int wide;
+    if (open_entry(p, lo, hi, &c, &wide) < 0) return -1;
     const uint8_t *id_at = c.p;
     uint64_t id = wide ? u(&c, 8) : u(&c, 4);
-    const uint8_t *cie_at;
-    if (debug_frame) {
-        if (id == (wide ? UINT64_MAX : 0xffffffffu)) return 1; /* a CIE: not an FDE */
-        cie_at = lo + id;
-    } else {
-        if (id == 0) return 1;
-        cie_at = id_at - id;
-    }
+    if (id == cie_id(debug_frame, wide)) return 1; /* a CIE: not an FDE */
+    /* The CIE pointer: from the section's start in .debug_frame, back
+     * from the field itself in .eh_frame. */
+    const uint8_t *cie_at = debug_frame ? lo + id : id_at - id;
     cie_t cie;
     if (parse_cie(cie_at, lo, hi, debug_frame, &cie) < 0) return -1;
     uint64_t start = pointer(&c, cie.fde_enc, 0);
@@ -545,6 +554,21 @@ static int compile_fde(const uint8_t *p, const uint8_t *lo, const uint8_t *hi, i
     state_t none = {.cfa_kind = SCRY__CFA_NONE, .ra_kind = 2};
     emit(o, &none, end); /* the gap after it, unless the next FDE starts here */
     return 0;
+}
+
+/* Compiles every FDE of a section from p on, entry after entry, to its
+ * end or zero terminator (no .eh_frame_hdr index to go by). */
+static void compile_all(const uint8_t *p, const uint8_t *lo, const uint8_t *hi, int debug_frame,
+                        uintptr_t bias, out_t *o, uint32_t *fdes, uint32_t *bad)
+{
+    cur_t e;
+    int wide;
+    while (!o->failed && open_entry(p, lo, hi, &e, &wide) == 0) {
+        int rc = compile_fde(p, lo, hi, debug_frame, bias, o);
+        *fdes += rc == 0;
+        *bad += rc < 0;
+        p = e.end;
+    }
 }
 
 static int by_pc(const void *a, const void *b)
@@ -649,18 +673,7 @@ int scry__cfi_compile_eh_frame(const uint8_t *hdr, uintptr_t lo, uintptr_t hi, u
         }
     } else {
         /* No search table: walk .eh_frame to its zero terminator. */
-        const uint8_t *p = eh;
-        while (p + 4 <= H && !o.failed) {
-            cur_t e = {p, H, 0};
-            uint64_t len = u(&e, 4);
-            if (len == 0) break;
-            if (len == 0xffffffffu) len = u(&e, 8);
-            if (e.bad || len > (uint64_t)(H - e.p)) break;
-            int rc = compile_fde(p, L, H, 0, bias, &o);
-            fdes += rc == 0;
-            bad += rc < 0;
-            p = e.p + len;
-        }
+        compile_all(eh, L, H, 0, bias, &o, &fdes, &bad);
     }
     return finish(&o, t, fdes, bad);
 #endif
@@ -673,20 +686,9 @@ int scry__cfi_compile_debug_frame(const uint8_t *sec, size_t size, scry__cfi_tab
     (void)sec, (void)size;
     return -1;
 #else
-    const uint8_t *H = sec + size;
     out_t o = {0};
     uint32_t fdes = 0, bad = 0;
-    const uint8_t *p = sec;
-    while (p + 4 <= H && !o.failed) {
-        cur_t e = {p, H, 0};
-        uint64_t len = u(&e, 4);
-        if (len == 0xffffffffu) len = u(&e, 8);
-        if (e.bad || len == 0 || len > (uint64_t)(H - e.p)) break;
-        int rc = compile_fde(p, sec, H, 1, 0, &o);
-        fdes += rc == 0;
-        bad += rc < 0;
-        p = e.p + len;
-    }
+    compile_all(sec, sec, sec + size, 1, 0, &o, &fdes, &bad);
     return finish(&o, t, fdes, bad);
 #endif
 }
