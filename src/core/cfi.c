@@ -83,22 +83,49 @@ static uint64_t pointer(cur_t *c, uint8_t enc, uintptr_t base_data)
     uintptr_t at = (uintptr_t)c->p;
     uint64_t v;
     switch (enc & 0x0f) {
-    case 0x00: v = u(c, 8); break; /* absptr */
-    case 0x01: v = uleb(c); break;
-    case 0x02: v = u(c, 2); break;
-    case 0x03: v = u(c, 4); break;
-    case 0x04: v = u(c, 8); break;
-    case 0x09: v = (uint64_t)sleb(c); break;
-    case 0x0a: v = (uint64_t)(int64_t)(int16_t)u(c, 2); break;
-    case 0x0b: v = (uint64_t)(int64_t)(int32_t)u(c, 4); break;
-    case 0x0c: v = u(c, 8); break;
-    default: c->bad = 1; return 0;
+    case 0x00:
+        v = u(c, 8);
+        break; /* absptr */
+    case 0x01:
+        v = uleb(c);
+        break;
+    case 0x02:
+        v = u(c, 2);
+        break;
+    case 0x03:
+        v = u(c, 4);
+        break;
+    case 0x04:
+        v = u(c, 8);
+        break;
+    case 0x09:
+        v = (uint64_t)sleb(c);
+        break;
+    case 0x0a:
+        v = (uint64_t)(int64_t)(int16_t)u(c, 2);
+        break;
+    case 0x0b:
+        v = (uint64_t)(int64_t)(int32_t)u(c, 4);
+        break;
+    case 0x0c:
+        v = u(c, 8);
+        break;
+    default:
+        c->bad = 1;
+        return 0;
     }
     switch (enc & 0x70) {
-    case 0x00: break;
-    case 0x10: v += at; break;        /* pcrel: from the field itself */
-    case 0x30: v += base_data; break; /* datarel */
-    default: c->bad = 1; return 0;    /* textrel, funcrel, aligned: not in .eh_frame on Linux */
+    case 0x00:
+        break;
+    case 0x10:
+        v += at;
+        break; /* pcrel: from the field itself */
+    case 0x30:
+        v += base_data;
+        break; /* datarel */
+    default:
+        c->bad = 1;
+        return 0; /* textrel, funcrel, aligned: not in .eh_frame on Linux */
     }
     if (enc & PE_INDIRECT) c->bad = 1; /* only personality pointers use it: never read */
     return v;
@@ -129,7 +156,8 @@ static void push(out_t *o, const scry__cfi_row_t *r)
     if (o->failed) return;
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 4096;
-        void *m = o->rows ? mremap(o->rows, o->cap * sizeof *o->rows, cap * sizeof *o->rows, MREMAP_MAYMOVE)
+        void *m = o->rows ? mremap(o->rows, o->cap * sizeof *o->rows, cap * sizeof *o->rows,
+                                   MREMAP_MAYMOVE)
                           : mmap(NULL, cap * sizeof *o->rows, PROT_READ | PROT_WRITE,
                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED) {
@@ -155,10 +183,10 @@ typedef struct {
 } state_t;
 
 typedef struct {
-    uint64_t caf;     /* code alignment factor */
-    int64_t daf;      /* data alignment factor */
+    uint64_t caf; /* code alignment factor */
+    int64_t daf;  /* data alignment factor */
     uint64_t ra_reg;
-    uint8_t fde_enc;  /* 'R' */
+    uint8_t fde_enc; /* 'R' */
     int has_z, signal;
     const uint8_t *insns, *insns_end;
 } cie_t;
@@ -244,8 +272,8 @@ static void cfa_expression(state_t *s, const uint8_t *e, size_t len)
     int64_t a = sleb(&c);
     if (c.bad || c.end - c.p != 9) return;
     const uint8_t *p = c.p;
-    if (p[0] == 0x80 && p[1] == 0x00 && p[2] == 0x3f && p[3] == 0x1a && p[4] >= 0x30 && p[4] <= 0x3f &&
-        p[5] == 0x2a && p[6] == 0x33 && p[7] == 0x24 && p[8] == 0x22) {
+    if (p[0] == 0x80 && p[1] == 0x00 && p[2] == 0x3f && p[3] == 0x1a && p[4] >= 0x30 &&
+        p[4] <= 0x3f && p[5] == 0x2a && p[6] == 0x33 && p[7] == 0x24 && p[8] == 0x22) {
         s->cfa_kind = SCRY__CFA_PLT;
         s->cfa_off = a;
         s->plt_threshold = p[4] - 0x30;
@@ -301,7 +329,9 @@ static int run(const cie_t *cie, const uint8_t *insns, const uint8_t *end, state
         uint64_t adv = 0, reg;
         int64_t off;
         switch (op >> 6) {
-        case 1: adv = (op & 0x3f) * cie->caf; goto advance;
+        case 1:
+            adv = (op & 0x3f) * cie->caf;
+            goto advance;
         case 2:
             off = (int64_t)uleb(&c) * cie->daf;
             set_reg_offset(s, op & 0x3f, off);
@@ -311,27 +341,40 @@ static int run(const cie_t *cie, const uint8_t *insns, const uint8_t *end, state
             goto restore;
         }
         switch (op) {
-        case 0x00: continue; /* nop */
-        case 0x01: {         /* set_loc */
+        case 0x00:
+            continue; /* nop */
+        case 0x01: {  /* set_loc */
             uint64_t to = pointer(&c, cie->fde_enc, 0);
             if (to < *loc) return -1;
             adv = to - *loc;
             goto advance;
         }
-        case 0x02: adv = u(&c, 1) * cie->caf; goto advance;
-        case 0x03: adv = u(&c, 2) * cie->caf; goto advance;
-        case 0x04: adv = u(&c, 4) * cie->caf; goto advance;
+        case 0x02:
+            adv = u(&c, 1) * cie->caf;
+            goto advance;
+        case 0x03:
+            adv = u(&c, 2) * cie->caf;
+            goto advance;
+        case 0x04:
+            adv = u(&c, 4) * cie->caf;
+            goto advance;
         case 0x05: /* offset_extended */
             reg = uleb(&c);
             off = (int64_t)uleb(&c) * cie->daf;
             set_reg_offset(s, reg, off);
             continue;
-        case 0x06: reg = uleb(&c); goto restore;
-        case 0x07: set_reg_other(s, uleb(&c), 1); continue; /* undefined */
-        case 0x08:                                          /* same_value */
+        case 0x06:
             reg = uleb(&c);
-            if (reg == REG_FP) s->fp_kind = SCRY__FPR_SAME;
-            else set_reg_other(s, reg, 0);
+            goto restore;
+        case 0x07:
+            set_reg_other(s, uleb(&c), 1);
+            continue; /* undefined */
+        case 0x08:    /* same_value */
+            reg = uleb(&c);
+            if (reg == REG_FP)
+                s->fp_kind = SCRY__FPR_SAME;
+            else
+                set_reg_other(s, reg, 0);
             continue;
         case 0x09: /* register */
             reg = uleb(&c);
@@ -370,8 +413,10 @@ static int run(const cie_t *cie, const uint8_t *insns, const uint8_t *end, state
             reg = uleb(&c);
             uint64_t len = uleb(&c);
             if (!need(&c, len)) return -1;
-            if (reg == REG_FP) fp_expression(s, c.p, len);
-            else set_reg_other(s, reg, 0);
+            if (reg == REG_FP)
+                fp_expression(s, c.p, len);
+            else
+                set_reg_other(s, reg, 0);
             c.p += len;
             continue;
         }
@@ -390,8 +435,10 @@ static int run(const cie_t *cie, const uint8_t *insns, const uint8_t *end, state
         case 0x14: /* val_offset */
         case 0x15: /* val_offset_sf */
             reg = uleb(&c);
-            if (op == 0x14) (void)uleb(&c);
-            else (void)sleb(&c);
+            if (op == 0x14)
+                (void)uleb(&c);
+            else
+                (void)sleb(&c);
             set_reg_other(s, reg, 0);
             continue;
         case 0x16: { /* val_expression */
@@ -402,13 +449,16 @@ static int run(const cie_t *cie, const uint8_t *insns, const uint8_t *end, state
             c.p += len;
             continue;
         }
-        case 0x2e: (void)uleb(&c); continue; /* GNU_args_size */
-        case 0x2f:                           /* GNU_negative_offset_extended */
+        case 0x2e:
+            (void)uleb(&c);
+            continue; /* GNU_args_size */
+        case 0x2f:    /* GNU_negative_offset_extended */
             reg = uleb(&c);
             off = -(int64_t)uleb(&c) * cie->daf;
             set_reg_offset(s, reg, off);
             continue;
-        default: return -1;
+        default:
+            return -1;
         }
     advance:
         if (o) emit(o, s, *loc);
@@ -454,7 +504,8 @@ static uint64_t cie_id(int debug_frame, int wide)
 }
 
 /* Parses the CIE at p (its length field) within [lo, hi). */
-static int parse_cie(const uint8_t *p, const uint8_t *lo, const uint8_t *hi, int debug_frame, cie_t *cie)
+static int parse_cie(const uint8_t *p, const uint8_t *lo, const uint8_t *hi, int debug_frame,
+                     cie_t *cie)
 {
     cur_t c;
     int wide;
@@ -484,23 +535,34 @@ static int parse_cie(const uint8_t *p, const uint8_t *lo, const uint8_t *hi, int
         cur_t d = {c.p, c.p + dlen, 0};
         for (size_t i = 1; i < alen && !d.bad; i++) {
             switch (aug[i]) {
-            case 'L': (void)u(&d, 1); break;
-            case 'R': cie->fde_enc = (uint8_t)u(&d, 1); break;
+            case 'L':
+                (void)u(&d, 1);
+                break;
+            case 'R':
+                cie->fde_enc = (uint8_t)u(&d, 1);
+                break;
             case 'P': {
                 uint8_t enc = (uint8_t)u(&d, 1);
                 (void)pointer(&d, enc & 0x7f, 0);
                 d.bad = 0; /* an indirect or odd personality is fine: never used */
                 break;
             }
-            case 'S': cie->signal = 1; break;
-            case 'B': case 'G': break; /* AArch64 keys, MTE: nothing to read */
-            default: return -1;
+            case 'S':
+                cie->signal = 1;
+                break;
+            case 'B':
+            case 'G':
+                break; /* AArch64 keys, MTE: nothing to read */
+            default:
+                return -1;
             }
         }
         c.p += dlen;
     } else if (alen) {
-        if (strcmp(aug, "eh") == 0) (void)u(&c, 8); /* GCC's old "eh" data */
-        else return -1;
+        if (strcmp(aug, "eh") == 0)
+            (void)u(&c, 8); /* GCC's old "eh" data */
+        else
+            return -1;
     }
     if (c.bad || cie->ra_reg != REG_RA) return -1;
     cie->insns = c.p;
@@ -590,7 +652,8 @@ static int finish(out_t *o, scry__cfi_table_t *t, uint32_t fdes, uint32_t bad)
         return -1;
     }
     int sorted = 1;
-    for (size_t i = 1; i < o->n && sorted; i++) sorted = o->rows[i - 1].pc <= o->rows[i].pc;
+    for (size_t i = 1; i < o->n && sorted; i++)
+        sorted = o->rows[i - 1].pc <= o->rows[i].pc;
     if (!sorted) qsort(o->rows, o->n, sizeof *o->rows, by_pc);
     size_t k = 0;
     for (size_t i = 0; i < o->n; i++) {
@@ -621,16 +684,19 @@ static int finish(out_t *o, scry__cfi_table_t *t, uint32_t fdes, uint32_t bad)
     t->mapped = mapped;
     /* The bucket index (cfi.h); without it, lookups search every row. */
     uint64_t span = (uint64_t)o->rows[o->n - 1].pc - o->rows[0].pc;
-    if (o->n > 1 && o->rows[o->n - 1].pc == UINT32_MAX) span = (uint64_t)o->rows[o->n - 2].pc - o->rows[0].pc;
+    if (o->n > 1 && o->rows[o->n - 1].pc == UINT32_MAX)
+        span = (uint64_t)o->rows[o->n - 2].pc - o->rows[0].pc;
     uint64_t nb = (span >> SCRY__CFI_BUCKET_SHIFT) + 1;
     size_t bb = ((nb + 1) * sizeof *t->bucket + 4095) & ~(size_t)4095;
-    uint32_t *bk = nb < (1u << 26) ? mmap(NULL, bb, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                                   : MAP_FAILED;
+    uint32_t *bk = nb < (1u << 26)
+                       ? mmap(NULL, bb, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                       : MAP_FAILED;
     if (bk != MAP_FAILED) {
         size_t r = 0;
         for (uint64_t i = 0; i <= nb; i++) {
             uint64_t at = (uint64_t)o->rows[0].pc + (i << SCRY__CFI_BUCKET_SHIFT);
-            while (r + 1 < o->n && o->rows[r + 1].pc <= at) r++;
+            while (r + 1 < o->n && o->rows[r + 1].pc <= at)
+                r++;
             bk[i] = (uint32_t)r;
         }
         mprotect(bk, bb, PROT_READ);
@@ -693,8 +759,8 @@ int scry__cfi_compile_debug_frame(const uint8_t *sec, size_t size, scry__cfi_tab
 #endif
 }
 
-int scry__cfi_row_at_as_safe(const uint8_t *hdr, uintptr_t lo, uintptr_t hi, uintptr_t bias, uintptr_t pc,
-                             scry__cfi_row_t *row)
+int scry__cfi_row_at_as_safe(const uint8_t *hdr, uintptr_t lo, uintptr_t hi, uintptr_t bias,
+                             uintptr_t pc, scry__cfi_row_t *row)
 {
 #if !defined(__x86_64__)
     (void)hdr, (void)lo, (void)hi, (void)bias, (void)pc, (void)row;
@@ -725,7 +791,8 @@ int scry__cfi_row_at_as_safe(const uint8_t *hdr, uintptr_t lo, uintptr_t hi, uin
     int32_t fde_off;
     memcpy(&fde_off, table + a * 8 + 4, 4);
     out_t o = {.probe = 1, .target = (uint32_t)(pc - bias)};
-    if (compile_fde(hdr + fde_off, L, H, 0, bias, &o) != 0 || !o.found || o.row.cfa == SCRY__CFA_NONE)
+    if (compile_fde(hdr + fde_off, L, H, 0, bias, &o) != 0 || !o.found ||
+        o.row.cfa == SCRY__CFA_NONE)
         return -1;
     *row = o.row;
     return 0;

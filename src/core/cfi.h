@@ -61,7 +61,7 @@ typedef struct {
 typedef struct {
     scry__cfi_row_t *rows; /* mmap'ed; sorted by pc; the last row is NONE */
     size_t n;
-    uint32_t *bucket;      /* mmap'ed, nbuckets + 1 entries */
+    uint32_t *bucket; /* mmap'ed, nbuckets + 1 entries */
     uint32_t nbuckets;
     size_t mapped, bucket_mapped; /* bytes */
     /* What the compile saw, for tests and benchmarks. */
@@ -88,12 +88,13 @@ void scry__cfi_free(scry__cfi_table_t *t);
  * were built. Runs one function's CFA program (about 0.5 us). Returns 0
  * with *row, or -1 (no rule). Async-signal-safe: reads only [lo, hi), no
  * allocation, about 1 KB of stack. */
-int scry__cfi_row_at_as_safe(const uint8_t *hdr, uintptr_t lo, uintptr_t hi, uintptr_t bias, uintptr_t pc,
-                             scry__cfi_row_t *row);
+int scry__cfi_row_at_as_safe(const uint8_t *hdr, uintptr_t lo, uintptr_t hi, uintptr_t bias,
+                             uintptr_t pc, scry__cfi_row_t *row);
 
 /* The row covering offset `off`, or NULL (none, or a NONE row).
  * Async-signal-safe: reads only the table. */
-static inline const scry__cfi_row_t *scry__cfi_find_as_safe(const scry__cfi_table_t *t, uint32_t off)
+static inline const scry__cfi_row_t *scry__cfi_find_as_safe(const scry__cfi_table_t *t,
+                                                            uint32_t off)
 {
     size_t lo = 0, hi = t->n;
     if (!hi || off < t->rows[0].pc) return NULL;

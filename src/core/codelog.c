@@ -32,7 +32,8 @@ static _Atomic uint64_t dropped;
 static uint64_t hash(uintptr_t start, uintptr_t bias, const char *path)
 {
     uint64_t h = 1469598103934665603ull ^ start ^ (bias << 17);
-    for (const char *p = path; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    for (const char *p = path; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
     return h;
 }
 
@@ -47,7 +48,8 @@ uintptr_t scry__codelog_tag_as_safe(uintptr_t pc, uintptr_t start, uintptr_t end
         uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
         if (st == READY) {
             if (s->start == start && s->end == end && s->bias == bias && !strcmp(s->path, path))
-                return (uintptr_t)(SCRY__CODE_TAG | (uint64_t)s->order << 32 | (uint64_t)(pc - start));
+                return (uintptr_t)(SCRY__CODE_TAG | (uint64_t)s->order << 32 |
+                                   (uint64_t)(pc - start));
             continue;
         }
         if (st == FILLING) continue;

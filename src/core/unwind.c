@@ -130,7 +130,8 @@ static int through_signal(mem_t *m, frame_t *f)
 #if defined(__x86_64__)
     uintptr_t pc, sp, fp;
     uintptr_t g = f->sp + offsetof(ucontext_t, uc_mcontext.gregs);
-    if (!rd(m, g + 8 * REG_RIP, &pc) || !rd(m, g + 8 * REG_RSP, &sp) || !rd(m, g + 8 * REG_RBP, &fp))
+    if (!rd(m, g + 8 * REG_RIP, &pc) || !rd(m, g + 8 * REG_RSP, &sp) ||
+        !rd(m, g + 8 * REG_RBP, &fp))
         return 0;
     f->pc = pc;
     f->sp = sp;
@@ -159,7 +160,8 @@ NO_ASAN static uint32_t walk(frame_t f, mem_t *m, int use_tables, uintptr_t *out
         if (e) {
             /* The common case, decoded here: CFA from sp or fp, the caller's
              * fp unchanged or saved below the CFA. */
-            uintptr_t cfa = ((e >> 47 & 3) == 1 ? f.sp : f.fp) + ((e >> 49 & 511) << 3), ra, fp = f.fp;
+            uintptr_t cfa = ((e >> 47 & 3) == 1 ? f.sp : f.fp) + ((e >> 49 & 511) << 3), ra,
+                      fp = f.fp;
             uint64_t fk = e >> 58 & 3;
             if (!rd(m, cfa - 8, &ra) || (fk == 1 && !rd(m, cfa - ((e >> 60) << 3), &fp))) {
                 out[n++] = look;
@@ -183,7 +185,8 @@ NO_ASAN static uint32_t walk(frame_t f, mem_t *m, int use_tables, uintptr_t *out
             continue;
         }
         uintptr_t frame = look;
-        const scry__cfi_row_t *row = snap ? scry__utab_row_as_safe(snap, look, &rg, &buf, &frame) : NULL;
+        const scry__cfi_row_t *row =
+            snap ? scry__utab_row_as_safe(snap, look, &rg, &buf, &frame) : NULL;
         if (row && row->cfa == SCRY__CFA_SIGNAL) {
             /* The trampoline is not a frame of the program's: go on in the
              * code the signal interrupted. */
@@ -202,20 +205,35 @@ NO_ASAN static uint32_t walk(frame_t f, mem_t *m, int use_tables, uintptr_t *out
         if (row) {
             int ok = 1;
             switch (row->cfa) {
-            case SCRY__CFA_SP: cfa = f.sp + (intptr_t)row->cfa_off; break;
-            case SCRY__CFA_FP: cfa = f.fp + (intptr_t)row->cfa_off; break;
-            case SCRY__CFA_FP_DEREF: ok = rd(m, f.fp + (intptr_t)row->cfa_off, &cfa); break;
-            case SCRY__CFA_PLT:
-                cfa = f.sp + (intptr_t)row->cfa_off + ((f.pc & 15) >= (uintptr_t)row->fp_off ? 8 : 0);
+            case SCRY__CFA_SP:
+                cfa = f.sp + (intptr_t)row->cfa_off;
                 break;
-            default: ok = 0;
+            case SCRY__CFA_FP:
+                cfa = f.fp + (intptr_t)row->cfa_off;
+                break;
+            case SCRY__CFA_FP_DEREF:
+                ok = rd(m, f.fp + (intptr_t)row->cfa_off, &cfa);
+                break;
+            case SCRY__CFA_PLT:
+                cfa =
+                    f.sp + (intptr_t)row->cfa_off + ((f.pc & 15) >= (uintptr_t)row->fp_off ? 8 : 0);
+                break;
+            default:
+                ok = 0;
             }
             ok = ok && rd(m, cfa - 8, &ra);
             switch (row->fp) {
-            case SCRY__FPR_SAME: fp = f.fp; break;
-            case SCRY__FPR_CFA: ok = ok && rd(m, cfa + (intptr_t)row->fp_off, &fp); break;
-            case SCRY__FPR_FP: ok = ok && rd(m, f.fp + (intptr_t)row->fp_off, &fp); break;
-            default: fp = 0;
+            case SCRY__FPR_SAME:
+                fp = f.fp;
+                break;
+            case SCRY__FPR_CFA:
+                ok = ok && rd(m, cfa + (intptr_t)row->fp_off, &fp);
+                break;
+            case SCRY__FPR_FP:
+                ok = ok && rd(m, f.fp + (intptr_t)row->fp_off, &fp);
+                break;
+            default:
+                fp = 0;
             }
             if (!ok) {
                 end = SCRY__UNW_END_BAD_READ;
@@ -229,7 +247,8 @@ NO_ASAN static uint32_t walk(frame_t f, mem_t *m, int use_tables, uintptr_t *out
                 break;
             }
             cfa = f.fp + 16;
-            if (ra && snap && !scry__utab_range_as_safe(snap, ra - 1) && !scry__utab_known_as_safe(ra - 1)) {
+            if (ra && snap && !scry__utab_range_as_safe(snap, ra - 1) &&
+                !scry__utab_known_as_safe(ra - 1)) {
                 end = SCRY__UNW_END_NO_TABLE;
                 break;
             }
@@ -313,22 +332,22 @@ __attribute__((noinline)) static uint32_t hybrid_here(uintptr_t *out, uint32_t m
 #endif
 }
 
-uint32_t scry__unwind_remote(const scry__regs_t *r, uintptr_t lo, uintptr_t hi, uintptr_t *out,
-                             uint32_t max)
+uint32_t scry__unwind_remote(int mode, const scry__regs_t *r, uintptr_t lo, uintptr_t hi,
+                             uintptr_t *out, uint32_t max)
 {
     (void)lo;
     if (!hi || r->sp >= hi) hi = r->sp + ((uintptr_t)1 << 20);
     mem_t m = {.lo = r->sp - RED_ZONE, .hi = hi, .remote = 1, .pid = (pid_t)syscall(SYS_getpid)};
     frame_t f = {.pc = r->pc, .sp = r->sp, .fp = r->fp, .exact = 1};
     if (max > SCRY__UNWIND_MAX) max = SCRY__UNWIND_MAX;
-    return walk(f, &m, scry__utab_ready(), out, max);
+    return walk(f, &m, mode != SCRY__UNWIND_FP && scry__utab_ready(), out, max);
 }
 
 /* ---- frame pointers ---------------------------------------------------------- */
 
 /* Follows the chain from frame fp; frames must lie in [lo, hi). */
-NO_ASAN static uint32_t fp_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, uint32_t n,
-                                uint32_t max)
+NO_ASAN static uint32_t fp_walk(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out,
+                                uint32_t n, uint32_t max)
 {
     while (n < max) {
         if (fp < lo || fp > hi - 2 * sizeof(uintptr_t) || (fp & (sizeof(uintptr_t) - 1))) break;
@@ -380,7 +399,8 @@ __attribute__((noinline)) static uint32_t libunwind_here(uintptr_t *out, uint32_
     int n = unw_backtrace(buf, (int)max + 2);
     /* Frames 0 and 1: this function and scry__unwind_here. */
     if (n <= 2) return 0;
-    for (int i = 2; i < n; i++) out[i - 2] = (uintptr_t)buf[i] - 1;
+    for (int i = 2; i < n; i++)
+        out[i - 2] = (uintptr_t)buf[i] - 1;
     return (uint32_t)n - 2;
 }
 
@@ -425,7 +445,8 @@ uint32_t scry__unwind_libunwind_as_safe(const ucontext_t *uc, uintptr_t *out, ui
         if ((uintptr_t)buf[i] != pc) continue;
         uint32_t k = 0;
         out[k++] = pc;
-        for (int j = i + 1; j < n && k < max; j++) out[k++] = (uintptr_t)buf[j] - 1;
+        for (int j = i + 1; j < n && k < max; j++)
+            out[k++] = (uintptr_t)buf[j] - 1;
         return k;
     }
     return libunwind_step_walk(uc, out, max);
@@ -436,9 +457,12 @@ uint32_t scry__unwind_libunwind_as_safe(const ucontext_t *uc, uintptr_t *out, ui
 uint32_t scry__unwind_as_safe(int mode, const ucontext_t *uc, uintptr_t *out, uint32_t max)
 {
     switch (mode) {
-    case SCRY__UNWIND_FP: return scry__unwind_fp_as_safe(uc, out, max);
-    case SCRY__UNWIND_LIBUNWIND: return scry__unwind_libunwind_as_safe(uc, out, max);
-    default: return scry__unwind_hybrid_as_safe(uc, out, max);
+    case SCRY__UNWIND_FP:
+        return scry__unwind_fp_as_safe(uc, out, max);
+    case SCRY__UNWIND_LIBUNWIND:
+        return scry__unwind_libunwind_as_safe(uc, out, max);
+    default:
+        return scry__unwind_hybrid_as_safe(uc, out, max);
     }
 }
 
@@ -446,9 +470,14 @@ __attribute__((noinline)) uint32_t scry__unwind_here(int mode, uintptr_t *out, u
 {
     uint32_t n;
     switch (mode) {
-    case SCRY__UNWIND_FP: n = fp_here(out, max); break;
-    case SCRY__UNWIND_LIBUNWIND: n = libunwind_here(out, max); break;
-    default: n = hybrid_here(out, max);
+    case SCRY__UNWIND_FP:
+        n = fp_here(out, max);
+        break;
+    case SCRY__UNWIND_LIBUNWIND:
+        n = libunwind_here(out, max);
+        break;
+    default:
+        n = hybrid_here(out, max);
     }
     __asm__ volatile("" ::: "memory"); /* not a tail call: the helpers skip this frame */
     return n;
@@ -456,8 +485,11 @@ __attribute__((noinline)) uint32_t scry__unwind_here(int mode, uintptr_t *out, u
 
 void scry__unwind_init(int mode)
 {
-    if (mode == SCRY__UNWIND_LIBUNWIND) unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-    if (mode == SCRY__UNWIND_HYBRID) {
+    if (mode == SCRY__UNWIND_LIBUNWIND)
+        unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    /* libunwind's mode too: the waits' published registers are walked
+     * with the tables whatever the mode, but fp's. */
+    if (mode != SCRY__UNWIND_FP) {
         if (scry__utab_ready())
             scry__utab_poll();
         else
@@ -468,20 +500,24 @@ void scry__unwind_init(int mode)
 const char *scry__unwind_describe(int mode, char *buf, size_t size)
 {
     if (mode != SCRY__UNWIND_HYBRID) {
-        snprintf(buf, size, "unwinder: %s", mode == SCRY__UNWIND_FP ? "frame pointers" : "libunwind");
+        snprintf(buf, size, "unwinder: %s",
+                 mode == SCRY__UNWIND_FP ? "frame pointers" : "libunwind");
         return buf;
     }
     scry__utab_stats_t st;
     scry__utab_stats(&st);
     uint64_t e[SCRY__UNW_END_COUNT], all = 0;
-    for (int i = 0; i < SCRY__UNW_END_COUNT; i++) all += e[i] = atomic_load(&scry__unwind_ends[i]);
-    snprintf(buf, size,
-             "unwinder: hybrid (.eh_frame tables of %u objects, %zu rows; %u objects never met; "
-             "%llu rows read from .eh_frame in a walk; %u objects loaded later recorded, %llu frames "
-             "not recorded); %llu of %llu stacks ended early: %llu no table, %llu bad read, %llu depth",
-             st.with_table, st.rows, st.pending, (unsigned long long)st.probes, scry__codelog_count(),
-             (unsigned long long)scry__codelog_dropped(), (unsigned long long)(all - e[SCRY__UNW_END_COMPLETE]),
-             (unsigned long long)all, (unsigned long long)e[SCRY__UNW_END_NO_TABLE],
-             (unsigned long long)e[SCRY__UNW_END_BAD_READ], (unsigned long long)e[SCRY__UNW_END_DEPTH]);
+    for (int i = 0; i < SCRY__UNW_END_COUNT; i++)
+        all += e[i] = atomic_load(&scry__unwind_ends[i]);
+    snprintf(
+        buf, size,
+        "unwinder: hybrid (.eh_frame tables of %u objects, %zu rows; %u objects never met; "
+        "%llu rows read from .eh_frame in a walk; %u objects loaded later recorded, %llu frames "
+        "not recorded); %llu of %llu stacks ended early: %llu no table, %llu bad read, %llu depth",
+        st.with_table, st.rows, st.pending, (unsigned long long)st.probes, scry__codelog_count(),
+        (unsigned long long)scry__codelog_dropped(),
+        (unsigned long long)(all - e[SCRY__UNW_END_COMPLETE]), (unsigned long long)all,
+        (unsigned long long)e[SCRY__UNW_END_NO_TABLE],
+        (unsigned long long)e[SCRY__UNW_END_BAD_READ], (unsigned long long)e[SCRY__UNW_END_DEPTH]);
     return buf;
 }

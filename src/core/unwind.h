@@ -75,11 +75,12 @@ typedef struct {
  * unwind row describes the sp and fp captured with it. */
 #if defined(__x86_64__)
 #define SCRY__REGS_HERE(r)                                                                         \
-    __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"                        \
+    __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"                          \
                      : "=r"((r)->pc), "=r"((r)->sp), "=r"((r)->fp))
 #elif defined(__aarch64__)
 #define SCRY__REGS_HERE(r)                                                                         \
-    __asm__ volatile("adr %0, .\n\tmov %1, sp\n\tmov %2, x29" : "=r"((r)->pc), "=r"((r)->sp), "=r"((r)->fp))
+    __asm__ volatile("adr %0, .\n\tmov %1, sp\n\tmov %2, x29"                                      \
+                     : "=r"((r)->pc), "=r"((r)->sp), "=r"((r)->fp))
 #endif
 
 /* Another thread's stack, from registers it published and will not leave
@@ -87,10 +88,12 @@ typedef struct {
  * discards the result if it did). Reads the other thread's stack with
  * process_vm_readv, so a stack that went away is a failed read, not a
  * fault. [lo, hi) bounds the reads (hi 0: unknown, 1 MiB above sp).
- * Frame 0 is r->pc itself. Not for signal handlers (it may read a page of
+ * Frame 0 is r->pc itself. The fp mode follows frame pointers only; the
+ * others walk by the hybrid's tables (libunwind cannot walk another
+ * thread's stack). Not for signal handlers (it may read a page of
  * stack at a time into its own frame). */
-uint32_t scry__unwind_remote(const scry__regs_t *r, uintptr_t lo, uintptr_t hi, uintptr_t *out,
-                             uint32_t max);
+uint32_t scry__unwind_remote(int mode, const scry__regs_t *r, uintptr_t lo, uintptr_t hi,
+                             uintptr_t *out, uint32_t max);
 
 /* How walks ended, since the process started: for the profiles' comments
  * ("unwinder: hybrid; 12 of 3051 stacks ended early: 10 no table, 2 bad

@@ -104,14 +104,19 @@ static inline uint64_t cache_pack(uintptr_t pc, const scry__cfi_row_t *r)
     if (!kind || r->cfa_off < 0 || (r->cfa_off & 7) || (r->cfa_off >> 3) > 511) return 0;
     uint64_t fk, n = 0;
     switch (r->fp) {
-    case SCRY__FPR_SAME: fk = 0; break;
+    case SCRY__FPR_SAME:
+        fk = 0;
+        break;
     case SCRY__FPR_CFA:
         if (r->fp_off > 0 || (-r->fp_off & 7) || (-r->fp_off >> 3) > 15) return 0;
         fk = 1;
         n = (uint64_t)(-r->fp_off >> 3);
         break;
-    case SCRY__FPR_UNDEF: fk = 2; break;
-    default: return 0;
+    case SCRY__FPR_UNDEF:
+        fk = 2;
+        break;
+    default:
+        return 0;
     }
     return (uint64_t)pc | kind << 47 | (uint64_t)(r->cfa_off >> 3) << 49 | fk << 58 | n << 60;
 #else
@@ -127,7 +132,7 @@ static inline int cache_unpack(uint64_t e, uintptr_t pc, scry__cfi_row_t *r)
     r->cfa_off = (int32_t)((e >> 49 & 511) << 3);
     uint64_t fk = e >> 58 & 3;
     r->fp = fk == 0 ? SCRY__FPR_SAME : fk == 1 ? SCRY__FPR_CFA : SCRY__FPR_UNDEF;
-    r->fp_off = (int16_t)-(int)((e >> 60) << 3);
+    r->fp_off = (int16_t) - (int)((e >> 60) << 3);
     return 1;
 }
 
@@ -202,9 +207,11 @@ const scry__cfi_row_t *scry__utab_row_as_safe(const scry__utab_snap_t *s, uintpt
          * next snapshot clears the cache. */
         struct dl_find_object fo;
         if (_dl_find_object((void *)pc, &fo) != 0 || !fo.dlfo_link_map) return NULL;
-        *frame = scry__codelog_tag_as_safe(pc, (uintptr_t)fo.dlfo_map_start, (uintptr_t)fo.dlfo_map_end,
-                                           fo.dlfo_link_map->l_addr, fo.dlfo_link_map->l_name);
-        if (t && same_object(rg->obj, fo.dlfo_link_map)) return scry__cfi_find_as_safe(t, (uint32_t)(pc - rg->obj->bias));
+        *frame =
+            scry__codelog_tag_as_safe(pc, (uintptr_t)fo.dlfo_map_start, (uintptr_t)fo.dlfo_map_end,
+                                      fo.dlfo_link_map->l_addr, fo.dlfo_link_map->l_name);
+        if (t && same_object(rg->obj, fo.dlfo_link_map))
+            return scry__cfi_find_as_safe(t, (uint32_t)(pc - rg->obj->bias));
         atomic_fetch_add_explicit(&probes, 1, memory_order_relaxed);
         return probe(&fo, pc, buf) == 0 ? buf : NULL;
     }
@@ -239,7 +246,8 @@ static int from_file(const char *path, scry__cfi_table_t *t)
             if (!name || strcmp(name, ".debug_frame")) continue;
             if (sh.sh_flags & SHF_COMPRESSED) elf_compress(scn, 0, 0);
             Elf_Data *d = elf_getdata(scn, NULL);
-            if (d && d->d_buf && d->d_size) rc = scry__cfi_compile_debug_frame(d->d_buf, d->d_size, t);
+            if (d && d->d_buf && d->d_size)
+                rc = scry__cfi_compile_debug_frame(d->d_buf, d->d_size, t);
             break;
         }
     }
@@ -289,8 +297,8 @@ static void build(scry__utab_obj_t *o, const struct dl_phdr_info *info)
                 hdr->p_vaddr >= ph->p_vaddr + ph->p_filesz)
                 continue;
             uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_filesz;
-            rc = scry__cfi_compile_eh_frame((const uint8_t *)(info->dlpi_addr + hdr->p_vaddr), lo, hi,
-                                            info->dlpi_addr, &o->cfi);
+            rc = scry__cfi_compile_eh_frame((const uint8_t *)(info->dlpi_addr + hdr->p_vaddr), lo,
+                                            hi, info->dlpi_addr, &o->cfi);
         }
     }
     if (rc < 0 && strcmp(name, "linux-vdso.so.1") != 0) {
@@ -341,7 +349,8 @@ static scry__utab_obj_t *reuse(const scry__utab_snap_t *old, const struct dl_phd
 static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
     fill_t *f = arg;
-    if (f->want_objs == 0 && size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+    if (f->want_objs == 0 &&
+        size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
         f->adds = info->dlpi_adds;
         f->subs = info->dlpi_subs;
     }
@@ -406,7 +415,8 @@ static void refresh_locked(void)
     for (int tries = 0; tries < 4; tries++) {
         f.cap_objs = f.want_objs + 16;
         f.cap_ranges = f.want_ranges + 32;
-        size_t bytes = sizeof *f.snap + f.cap_ranges * sizeof *f.snap->ranges + f.cap_objs * sizeof *f.snap->objs;
+        size_t bytes = sizeof *f.snap + f.cap_ranges * sizeof *f.snap->ranges +
+                       f.cap_objs * sizeof *f.snap->objs;
         bytes = (bytes + 4095) & ~(size_t)4095;
         scry__utab_snap_t *s = map(bytes);
         if (!s) break;

@@ -44,14 +44,14 @@
 #include "core/cfi.h"
 
 typedef struct scry__utab_obj {
-    uintptr_t bias;    /* dlpi_addr */
-    const void *phdr;  /* dlpi_phdr: with bias, which object this is */
+    uintptr_t bias;   /* dlpi_addr */
+    const void *phdr; /* dlpi_phdr: with bias, which object this is */
     /* &cfi once built (empty when the object has no usable CFI); NULL
      * until then. Published with a release store. */
     const scry__cfi_table_t *_Atomic table;
     _Atomic int wanted; /* a walk met its code before its table existed */
     scry__cfi_table_t cfi;
-    char name[96];     /* the file's base name, for descriptions */
+    char name[96]; /* the file's base name, for descriptions */
     int from_debug_frame;
     /* Loaded after the first snapshot: it may be unloaded again, so its
      * frames are checked against the loader and tagged (core/codelog.h). */

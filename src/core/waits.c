@@ -44,7 +44,7 @@ int scry__wait_read(scry__thread_t *t, scry__wait_view_t *v, uintptr_t *frames)
         /* The walk reads the stack above r.sp, which the thread leaves
          * alone until it returns from the wait: if gen is the same after
          * the walk, so was the stack during it. */
-        if (has && frames) v->nframes = scry__unwind_remote(&r, t->stack_lo, t->stack_hi, frames, SCRY__WAIT_FRAMES);
+        if (has && frames) v->nframes = scry__unwind_remote(scry__wait_unwind_mode, &r, t->stack_lo, t->stack_hi, frames, SCRY__WAIT_FRAMES);
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&t->wait.gen, memory_order_relaxed) == g) {
             if (has && !frames) v->nframes = 1; /* a stack can be had */
