@@ -152,20 +152,32 @@ static void *pong(void *arg)
 
 static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
 static mtx_t c11;
+
+/* Ground truth, measured: the holder raises held while it has the lock;
+ * the waiter counts the rounds in which it found it raised just before
+ * asking (it cannot have been let in without waiting then, but for a
+ * release in the few instructions between). A waiter descheduled until
+ * after the release, which a busy machine does now and then, waits for
+ * nothing, and is not counted. */
+static atomic_int rw_held, c11_held;
+static long rw_found_held, c11_found_held;
 static sem_t sem;
 static pthread_barrier_t barrier;
 
 __attribute__((noinline)) static void rw_hold(void)
 {
     pthread_rwlock_wrlock(&rw);
+    atomic_store(&rw_held, 1);
     atomic_store(&phase, 1);
     spin_us(200);
+    atomic_store(&rw_held, 0);
     pthread_rwlock_unlock(&rw);
     NOT_LAST();
 }
 
 __attribute__((noinline)) static void rw_wait(void)
 {
+    rw_found_held += atomic_load(&rw_held);
     pthread_rwlock_rdlock(&rw);
     pthread_rwlock_unlock(&rw);
     NOT_LAST();
@@ -174,14 +186,17 @@ __attribute__((noinline)) static void rw_wait(void)
 __attribute__((noinline)) static void c11_hold(void)
 {
     mtx_lock(&c11);
+    atomic_store(&c11_held, 1);
     atomic_store(&phase, 1);
     spin_us(200);
+    atomic_store(&c11_held, 0);
     mtx_unlock(&c11);
     NOT_LAST();
 }
 
 __attribute__((noinline)) static void c11_wait(void)
 {
+    c11_found_held += atomic_load(&c11_held);
     mtx_lock(&c11);
     mtx_unlock(&c11);
     NOT_LAST();
@@ -303,7 +318,7 @@ static void misc(void)
 
     pthread_create(&a, NULL, sleeper, NULL);
     join_here(a);
-    printf("rounds %ld\n", rounds);
+    printf("rounds %ld\nrw_found_held %ld\nc11_found_held %ld\n", rounds, rw_found_held, c11_found_held);
 }
 
 int main(int argc, char **argv)

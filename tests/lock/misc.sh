@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The other primitives (lock_truth.c, misc mode, 300 rounds, every round
-# contended by construction): rwlock, C11 mtx_t, semaphore, barrier and
-# pthread_join waits are each counted in the block profile at the waiting
-# function within 5% of the rounds; the rwlock's and the mtx_t's holders
+# The other primitives (lock_truth.c, misc mode, 300 rounds): rwlock, C11
+# mtx_t, semaphore, barrier and pthread_join waits are each counted in the
+# block profile at the waiting function within 5% of what the program
+# measured (for the rwlock and the mtx_t, the rounds in which the waiter
+# found the holder in its critical section as it asked: a waiter descheduled
+# past the release waits for nothing); the rwlock's and the mtx_t's holders
 # carry the mutex profile's delay.
 source "$SCRY_TESTS/lib.sh"
 "$SCRY" run -p mutex,block -o "$WORK/o" -- "$SCRY_BIN/tests/lock_truth" misc 300 >"$WORK/out" 2>"$WORK/err" ||
@@ -15,8 +17,12 @@ check() { # function expected
   echo "$1: $got contentions (want $2)"
   within "$got" "$2" 0.95 1.05 || fail "$1: $got contentions, want $2 +/- 5%"
 }
-check rw_wait 300
-check c11_wait 300
+rw=$(awk '$1 == "rw_found_held" { print $2 }' "$WORK/out")
+c11=$(awk '$1 == "c11_found_held" { print $2 }' "$WORK/out")
+# Most rounds must still be contended, or the test tests little.
+[ "$rw" -ge 60 ] && [ "$c11" -ge 60 ] || fail "the waiters found the locks held in only $rw and $c11 of 300 rounds"
+check rw_wait "$rw"
+check c11_wait "$c11"
 check sem_wait_here 300
 check join_here 1
 # Both threads pass the barrier 300 times; the early one waits each time,

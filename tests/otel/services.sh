@@ -20,7 +20,10 @@ trap cleanup EXIT
 start() {
   local name=$1
   shift
-  "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  # The files exist before the loop below reads them: the background job's
+  # own redirection may not have run yet (awk then failed, under set -e).
+  : >"$WORK/$name.out"
+  "$@" >>"$WORK/$name.out" 2>"$WORK/$name.err" &
   pids+=($!)
   pid=$!
   port=""
