@@ -217,3 +217,16 @@ check_real() {
   ! grep -q ' <- over$' "$WORK/table" || fail "a function's share differs from perf's by more than its bound"
   pass "entry ${se}% (>= 95), top 10 within ${worst} points of perf (<= 2), next 10 within their bounds"
 }
+
+# gen_text WORDS SEED MB COPIES OUT: MB megabytes of lines of 12 words drawn
+# from a vocabulary of WORDS random lower-case words (seeded), written
+# COPIES times over into OUT: text a compressor works at, as much per copy
+# when a copy is larger than its window.
+gen_text() {
+  awk -v nw="$1" -v seed="$2" -v mb="$3" 'BEGIN { srand(seed)
+    for (i = 0; i < nw; i++) { w = ""; l = 2 + int(rand() * 8)
+      for (j = 0; j < l; j++) w = w sprintf("%c", 97 + int(rand() * 26)); v[i] = w }
+    for (n = 0; n < mb * 1000000;) { s = ""; for (k = 0; k < 12; k++) s = s v[int(rand() * nw)] " "
+      print s; n += length(s) + 1 } }' >"$WORK/chunk"
+  for _ in $(seq "$4"); do cat "$WORK/chunk"; done >"$5"
+}

@@ -11,11 +11,7 @@ command -v zstd >/dev/null || skip "zstd is not installed (Debian zstd)"
 # Text from a 300-word vocabulary, 5 MB generated and repeated 5 times:
 # level 12's window is 4 MB, so the repeats are as much work as new text
 # (the output is 5 times the first copy's alone).
-awk 'BEGIN { srand(2); for (i = 0; i < 300; i++) { w = ""; l = 2 + int(rand() * 8)
-               for (j = 0; j < l; j++) w = w sprintf("%c", 97 + int(rand() * 26)); v[i] = w }
-             for (n = 0; n < 5000000;) { s = ""; for (k = 0; k < 12; k++) s = s v[int(rand() * 300)] " "
-                                         print s; n += length(s) + 1 } }' >"$WORK/chunk"
-for i in $(seq 5); do cat "$WORK/chunk"; done >"$WORK/in.txt"
+gen_text 300 2 5 5 "$WORK/in.txt"
 real_run /usr/bin/zstd -q -f -12 -T2 "$WORK/in.txt" -o "$WORK/in.txt.zst"
 [ -s "$WORK/in.txt.zst" ] || fail "zstd wrote no output"
 check_real zstd
