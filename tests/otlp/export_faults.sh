@@ -181,7 +181,12 @@ stop_collector
 accounted close
 eq "close: exported" "$exported" 0
 [ "$retries" -ge 1 ] || fail "close: no retry"
-[ "$(wc -l <"$WORK/close/err")" = 1 ] || fail "close: want one line on stderr"
+# Each kind of failure is said once: the closed connection, and, when a
+# request runs into its time limit first (the sanitizer build is slow
+# enough), the timeout; never a line twice.
+n_err=$(wc -l <"$WORK/close/err")
+[ "$n_err" -ge 1 ] && [ "$n_err" = "$(sort -u "$WORK/close/err" | wc -l)" ] ||
+  fail "close: want each failure said once on stderr: $(cat "$WORK/close/err")"
 pass "close: $retries retries, $dropped_export dropped after retries, $dropped_queue at a full queue"
 
 # ---- down: nobody listens; a small queue fills up while a batch is retried ---------
