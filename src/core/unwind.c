@@ -40,11 +40,6 @@
 
 _Atomic uint64_t scry__unwind_ends[SCRY__UNW_END_COUNT];
 
-const char *scry__unwind_name(int mode)
-{
-    return mode == SCRY__UNWIND_FP ? "fp" : mode == SCRY__UNWIND_LIBUNWIND ? "libunwind" : "hybrid";
-}
-
 static void regs(const ucontext_t *uc, uintptr_t *pc, uintptr_t *fp, uintptr_t *sp)
 {
 #if defined(__x86_64__)
@@ -519,5 +514,12 @@ const char *scry__unwind_describe(int mode, char *buf, size_t size)
         (unsigned long long)(all - e[SCRY__UNW_END_COMPLETE]), (unsigned long long)all,
         (unsigned long long)e[SCRY__UNW_END_NO_TABLE],
         (unsigned long long)e[SCRY__UNW_END_BAD_READ], (unsigned long long)e[SCRY__UNW_END_DEPTH]);
+    if (st.leaked) {
+        /* Memory kept, not freed under a walk that did not finish (a thread
+         * stopped mid-walk): said, as every drop is. */
+        size_t used = strlen(buf);
+        snprintf(buf + used, size - used, "; %llu replaced snapshots kept for a stalled walk",
+                 (unsigned long long)st.leaked);
+    }
     return buf;
 }

@@ -41,9 +41,6 @@ enum { SCRY__UNWIND_HYBRID = 0, SCRY__UNWIND_FP = 1, SCRY__UNWIND_LIBUNWIND = 2 
  * SCRY__MAX_FRAMES, which must not exceed it). */
 #define SCRY__UNWIND_MAX 128
 
-/* The name of a mode, as SCRY_UNWIND spells it. */
-const char *scry__unwind_name(int mode);
-
 /* Called outside any handler before the first walk in that mode (each
  * profile's start calls it): builds the unwind tables of every loaded
  * object for the hybrid walk (once; later calls only pick up objects

@@ -36,15 +36,7 @@ static _Atomic int built;
 static _Atomic int any_wanted;
 static _Atomic uint64_t probes; /* rows read from .eh_frame in a walk, with no table */
 static unsigned long long seen_adds, seen_subs;
-static int64_t last_build_ns;
 static uint64_t leaked;
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void *map(size_t n)
 {
@@ -411,7 +403,6 @@ static void refresh_locked(void)
     const scry__utab_snap_t *old = atomic_load(&current);
     fill_t f = {.old = old, .eager = old == NULL};
     dl_iterate_phdr(add_object, &f); /* counts only: f.snap is NULL */
-    int64_t t0 = mono_ns();
     for (int tries = 0; tries < 4; tries++) {
         f.cap_objs = f.want_objs + 16;
         f.cap_ranges = f.want_ranges + 32;
@@ -437,7 +428,6 @@ static void refresh_locked(void)
     scry__utab_snap_t *s = f.snap;
     if (s) {
         qsort(s->ranges, s->nranges, sizeof *s->ranges, by_lo);
-        last_build_ns = mono_ns() - t0;
         seen_adds = f.adds;
         seen_subs = f.subs;
         atomic_store(&current, s);
@@ -522,50 +512,9 @@ void scry__utab_stats(scry__utab_stats_t *st)
         st->bytes += o->cfi.mapped;
     }
     scry__utab_leave_as_safe(p);
-    st->last_build_ns = last_build_ns;
     st->probes = atomic_load(&probes);
     st->leaked = leaked;
     pthread_mutex_unlock(&lock);
-}
-
-typedef struct {
-    uintptr_t pc;
-    size_t rows, bytes;
-    int64_t ns;
-    int found;
-} measure_t;
-
-static int measure_one(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    measure_t *m = arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type != PT_LOAD || m->pc < lo || m->pc >= lo + ph->p_memsz) continue;
-        int64_t t0 = mono_ns();
-        scry__utab_obj_t *o = new_obj(info);
-        if (o) build(o, info);
-        m->ns = mono_ns() - t0;
-        if (o) {
-            m->rows = o->cfi.n;
-            m->bytes = o->cfi.mapped;
-            drop_obj(o);
-        }
-        m->found = 1;
-        return 1;
-    }
-    return 0;
-}
-
-int scry__utab_measure(uintptr_t pc, size_t *rows, size_t *bytes, int64_t *ns)
-{
-    measure_t m = {.pc = pc};
-    dl_iterate_phdr(measure_one, &m);
-    *rows = m.rows;
-    *bytes = m.bytes;
-    *ns = m.ns;
-    return m.found ? 0 : -1;
 }
 
 void scry__utab_prefork(void)

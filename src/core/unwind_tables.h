@@ -140,16 +140,10 @@ int scry__utab_ready(void);
 typedef struct {
     uint32_t objects, with_table, pending; /* pending: not built (not met yet) */
     size_t rows, bytes;
-    int64_t last_build_ns; /* the last refresh's time, all objects it built */
     uint64_t leaked;       /* snapshots kept because a reader did not leave */
     uint64_t probes;       /* rows read from .eh_frame in a walk (no table yet) */
 } scry__utab_stats_t;
 void scry__utab_stats(scry__utab_stats_t *st);
-
-/* Compiles one object the way a refresh would (for the benchmark):
- * returns its table's rows, bytes and build time. The object is
- * identified by a pc inside it. */
-int scry__utab_measure(uintptr_t pc, size_t *rows, size_t *bytes, int64_t *ns);
 
 void scry__utab_prefork(void);
 void scry__utab_postfork_parent(void);
