@@ -17,6 +17,7 @@
 #include "core/unwind_tables.h"
 #include "metrics/metrics.h"
 #include "interpose/pthread.h"
+#include "core/busy.h"
 
 /* 20 ms: at 1000 Hz on 2 cores that is 40 samples a drain, far below the
  * ring's 4096 slots, and the thread wakes 50 times a second for ~1 us. */
@@ -109,10 +110,10 @@ int scry__aggregator_start(void)
     if (rc != 0) return -rc;
     /* Wait until it has marked itself internal, so that a scan of
      * /proc/self/task that follows never mistakes it for the program's. */
-    scry__tls.busy++; /* scry's own wait: not the program's to trace or profile */
+    scry__busy_enter(); /* scry's own wait: not the program's to trace or profile */
     while (sem_wait(&ready) < 0 && errno == EINTR) {
     }
-    scry__tls.busy--;
+    scry__busy_leave();
     pthread_setname_np(thread, "scry-aggregator");
     running = 1;
     return 0;

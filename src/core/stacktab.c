@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/threads.h"
+#include "core/busy.h"
 
 #define BLOCK 4096u
 #define NBLOCKS (SCRY__STACKTAB_MAX / BLOCK)
@@ -95,7 +96,7 @@ uint32_t scry__stacktab_intern(const uintptr_t *frames, uint32_t n)
     uint32_t id = SCRY__STACK_NONE;
     /* What the table allocates under its lock is scry's: never a heap
      * sample, which would intern a stack here again. */
-    scry__tls.busy++;
+    scry__busy_enter();
     pthread_mutex_lock(&lock);
     uint32_t cnt = atomic_load_explicit(&count, memory_order_relaxed);
     if (index_cap) {
@@ -126,7 +127,7 @@ uint32_t scry__stacktab_intern(const uintptr_t *frames, uint32_t n)
     atomic_store_explicit(&count, cnt + 1, memory_order_release);
 out:
     pthread_mutex_unlock(&lock);
-    scry__tls.busy--;
+    scry__busy_leave();
     return id;
 }
 

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "core/threads.h"
+#include "core/busy.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +24,10 @@
 #include <unistd.h>
 
 __thread scry__tls_t scry__tls __attribute__((tls_model("initial-exec")));
+/* The heap's counters are defined here, beside the busy state that diverts
+ * them (core/busy.h), so that every piece of scry that enters its own code
+ * links without the heap profile. */
+__thread scry__heap_tls_t scry__heap_tls __attribute__((tls_model("initial-exec")));
 static __thread scry__thread_t *self;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -256,7 +261,7 @@ scry__thread_t *const *scry__threads_all(int *n)
 
 void scry__threads_mark_internal(void)
 {
-    scry__tls.busy = 1;
+    if (!scry__tls.busy) scry__busy_enter(); /* for good: the thread is scry's */
     pid_t tid = gettid_();
     pthread_mutex_lock(&lock);
     if (ninternal < MAX_INTERNAL) internal[ninternal++] = tid;

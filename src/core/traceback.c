@@ -46,6 +46,7 @@
 #include "interpose/signal.h"
 #include "profile/threads.h"
 #include "trace/trace.h"
+#include "core/busy.h"
 
 #define FATAL_WAIT_S 10
 
@@ -201,7 +202,7 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
     /* Crashed in scry's own code? Then from here on this thread is scry's
      * (libunwind's reads below must not be traced or published as waits). */
     int in_scry = scry__tls.busy > 0;
-    scry__tls.busy++;
+    scry__busy_enter();
     /* The flight recorder's window first: what led here. Not when the
      * crash is in scry's own code (the writer may be what crashed). */
     if (!in_scry) scry__trace_on_fatal_as_safe();

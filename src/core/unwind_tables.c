@@ -27,6 +27,7 @@
 
 #include "core/codelog.h"
 #include "core/threads.h"
+#include "core/busy.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* writers */
 static scry__utab_snap_t *_Atomic current;
@@ -399,7 +400,7 @@ static int drained(unsigned p)
 
 static void refresh_locked(void)
 {
-    scry__tls.busy++; /* libelf, qsort: scry's allocations, not the program's */
+    scry__busy_enter(); /* libelf, qsort: scry's allocations, not the program's */
     const scry__utab_snap_t *old = atomic_load(&current);
     fill_t f = {.old = old, .eager = old == NULL};
     dl_iterate_phdr(add_object, &f); /* counts only: f.snap is NULL */
@@ -445,7 +446,7 @@ static void refresh_locked(void)
         }
         atomic_store(&built, 1);
     }
-    scry__tls.busy--;
+    scry__busy_leave();
 }
 
 void scry__utab_refresh(void)
@@ -487,9 +488,9 @@ void scry__utab_poll(void)
     pthread_mutex_lock(&lock);
     if (c[0] != seen_adds || c[1] != seen_subs) refresh_locked();
     if (atomic_exchange(&any_wanted, 0)) {
-        scry__tls.busy++;
+        scry__busy_enter();
         dl_iterate_phdr(build_wanted, (void *)atomic_load(&current));
-        scry__tls.busy--;
+        scry__busy_leave();
     }
     pthread_mutex_unlock(&lock);
 }

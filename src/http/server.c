@@ -32,6 +32,7 @@
 #include "core/aggregator.h"
 #include "http/debug_pprof.h"
 #include "metrics/metrics.h"
+#include "core/busy.h"
 
 #define MAX_CONNECTIONS 200
 #define IDLE_TIMEOUT_S 300
@@ -256,13 +257,13 @@ int scry__http_start(const char *addr, const char *tok)
     snprintf(token, sizeof token, "%s", tok ? tok : "");
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    scry__tls.busy++; /* the daemon's threads are scry's own */
+    scry__busy_enter(); /* the daemon's threads are scry's own */
     daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &ss,
                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     int e = errno;
-    scry__tls.busy--;
+    scry__busy_leave();
     if (!daemon_) {
         pthread_mutex_unlock(&lock);
         scry__log("SCRY_HTTP: cannot listen on %s (%s); no HTTP server", addr,

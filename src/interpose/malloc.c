@@ -309,14 +309,29 @@ static void countdown_ran_out(scry__heap_tls_t *t, void *p, size_t n, uintptr_t 
         t->countdown = 64 * 1024; /* before the constructor: count only */
 }
 
+/* note_alloc's slow path: the countdown ran out, or the thread runs scry's
+ * own code (diverted, core/busy.h), whose blocks are not the program's. */
+__attribute__((noinline)) static void note_alloc_slow(scry__heap_tls_t *t, void *p, size_t n,
+                                                      uintptr_t caller)
+{
+    if (t->state == SCRY__HEAP_DIVERTED) return;
+    count(&t->alloc_objects, 1);
+    count(&t->alloc_bytes, usable(p));
+    countdown_ran_out(t, p, n, caller);
+    if (n >= scry__trace_alloc_min) scry__trace_alloc(n, p, caller);
+}
+
 /* Counts a new block and samples it when the countdown runs out. */
 static inline void note_alloc(void *p, size_t n, uintptr_t caller)
 {
     if (UNLIKELY(!p)) return;
     scry__heap_tls_t *t = &scry__heap_tls;
+    if (UNLIKELY((t->countdown -= (int64_t)n) <= 0)) {
+        note_alloc_slow(t, p, n, caller);
+        return;
+    }
     count(&t->alloc_objects, 1);
     count(&t->alloc_bytes, usable(p));
-    if (UNLIKELY((t->countdown -= (int64_t)n) <= 0)) countdown_ran_out(t, p, n, caller);
     if (UNLIKELY(n >= scry__trace_alloc_min)) scry__trace_alloc(n, p, caller);
 }
 
@@ -327,8 +342,8 @@ static inline void note_alloc(void *p, size_t n, uintptr_t caller)
 __attribute__((noinline)) static void *malloc_slow(size_t n, uintptr_t caller)
 {
     void *p = next.malloc(n);
-    if (UNLIKELY(!p)) return p;
     scry__heap_tls_t *t = &scry__heap_tls;
+    if (UNLIKELY(!p) || t->state == SCRY__HEAP_DIVERTED) return p; /* scry's own: not counted */
     count(&t->alloc_objects, 1);
     count(&t->alloc_bytes, usable(p));
     if (t->countdown <= 0) countdown_ran_out(t, p, n, caller);
@@ -368,8 +383,10 @@ __attribute__((noinline)) static void free_slow(void *p)
     if (!p || in_arena(p)) return;
     int saved = errno;
     scry__heap_tls_t *t = &scry__heap_tls;
-    count(&t->free_objects, 1);
-    count(&t->free_bytes, usable(p));
+    if (t->state != SCRY__HEAP_DIVERTED) { /* scry's own frees are not counted */
+        count(&t->free_objects, 1);
+        count(&t->free_bytes, usable(p));
+    }
     if ((scry__heap_maybe_sampled(p) || t->state == 0) && atomic_load_explicit(&ready, memory_order_relaxed))
         scry__heap_sampled_free(p, next_is_glibc);
     next.free(p);
@@ -422,8 +439,10 @@ static void *realloc_from(void *p, size_t n, uintptr_t caller)
     }
     if (token) scry__heap_detach_commit(token);
     scry__heap_tls_t *t = &scry__heap_tls;
-    count(&t->free_objects, 1);
-    count(&t->free_bytes, old);
+    if (t->state != SCRY__HEAP_DIVERTED) {
+        count(&t->free_objects, 1);
+        count(&t->free_bytes, old);
+    }
     note_alloc(q, n, caller); /* NULL: realloc(p, 0) freed p */
     return q;
 }

@@ -46,6 +46,7 @@
 #include "scry.h"
 #include "span/labels.h"
 #include "trace/trace.h"
+#include "core/busy.h"
 
 _Atomic int scry__contention_on;
 _Atomic uint8_t scry__waiter_filter[1u << SCRY__WAITER_FILTER_BITS];
@@ -144,7 +145,7 @@ int scry__wait_begin(scry__wait_t *w, const void *obj)
     w->registered = 0;
     w->trace_t0 = 0;
     if (scry__tls.busy) return 0;
-    scry__tls.busy++;
+    scry__busy_enter();
     int saved = errno;
     wstripe_t *s = wstripe_of(obj);
     pthread_mutex_lock(&s->lock);
@@ -171,7 +172,7 @@ int scry__wait_begin(scry__wait_t *w, const void *obj)
     w->t0 = now_ns();
     if (scry__tracing()) w->trace_t0 = scry__trace_clock();
     errno = saved;
-    scry__tls.busy--;
+    scry__busy_leave();
     return 1;
 }
 
@@ -191,7 +192,7 @@ static void mutex_event(const void *obj, const uintptr_t *frames, uint32_t n, in
 void scry__contention_release_end(const void *obj, uintptr_t caller)
 {
     if (scry__tls.busy || !atomic_load_explicit(&mutex_on, memory_order_relaxed)) return;
-    scry__tls.busy++;
+    scry__busy_enter();
     int saved = errno;
     /* 1 in `fraction` releases is sampled: its stack is taken (after the
      * program let go of its lock, so the unwind is not in its critical
@@ -221,7 +222,7 @@ void scry__contention_release_end(const void *obj, uintptr_t caller)
     pthread_mutex_unlock(&s->lock);
     if (n && count) mutex_event(obj, frames, n, count * fraction, delay * fraction, span, span_name);
     errno = saved;
-    scry__tls.busy--;
+    scry__busy_leave();
 }
 
 /* ---- Buckets ----------------------------------------------------------- */
@@ -364,7 +365,7 @@ void scry__wait_end(scry__wait_t *w, const void *obj, int what, int kind, uintpt
     /* The trace's record first, while the thread is still the program's
      * (busy threads are not traced). */
     if (w->trace_t0) scry__trace_wait(kind, obj, w->trace_t0, scry__trace_clock(), caller);
-    scry__tls.busy++;
+    scry__busy_enter();
     int saved = errno;
     int64_t t1 = now_ns(), delay = t1 - w->t0;
     /* The release that let us go, if it came while we waited. */
@@ -414,7 +415,7 @@ void scry__wait_end(scry__wait_t *w, const void *obj, int what, int kind, uintpt
         mutex_event(obj, releaser, nreleaser, n, n * delay, releaser_span, releaser_span_name);
     }
     errno = saved;
-    scry__tls.busy--;
+    scry__busy_leave();
 }
 
 /* ---- Start, stop, settings -------------------------------------------- */
@@ -575,7 +576,7 @@ static int mutex_write_fd(int fd) { return write_profile(fd, SCRY__KIND_MUTEX); 
  * which were other threads' and did not cross. */
 static void prefork(void)
 {
-    scry__tls.busy++;
+    scry__busy_enter();
     pthread_mutex_lock(&ctl);
     for (int i = 0; i < STRIPES; i++) pthread_mutex_lock(&wstripes[i].lock);
 }
@@ -584,7 +585,7 @@ static void postfork_parent(void)
 {
     for (int i = STRIPES - 1; i >= 0; i--) pthread_mutex_unlock(&wstripes[i].lock);
     pthread_mutex_unlock(&ctl);
-    scry__tls.busy--;
+    scry__busy_leave();
 }
 
 static void postfork_child(void)

@@ -52,8 +52,8 @@
 #include "profile/profile.h"
 #include "scry.h"
 #include "span/labels.h"
+#include "core/busy.h"
 
-__thread scry__heap_tls_t scry__heap_tls __attribute__((tls_model("initial-exec")));
 _Atomic uint8_t scry__heap_filter[1u << SCRY__HEAP_FILTER_BITS];
 
 /* ---- Settings and state ------------------------------------------------ */
@@ -137,7 +137,7 @@ static void register_thread(scry__heap_tls_t *t, int glibc)
     if (scry__tls.busy) return;
     /* First: what follows may allocate and come back here. */
     t->state = glibc ? SCRY__HEAP_REGISTERED_GLIBC : SCRY__HEAP_REGISTERED;
-    scry__tls.busy++;
+    scry__busy_enter();
     pthread_once(&reg_once, make_key);
     pthread_mutex_lock(&reg_lock);
     reg_t *r = reg_free_list;
@@ -153,7 +153,7 @@ static void register_thread(scry__heap_tls_t *t, int glibc)
     pthread_mutex_unlock(&reg_lock);
     /* A thread without a node is folded in at exit all the same. */
     pthread_setspecific(reg_key, r ? (void *)r : (void *)t);
-    scry__tls.busy--;
+    scry__busy_leave();
 }
 
 void scry__heap_totals(scry__heap_totals_t *out)
@@ -529,9 +529,9 @@ void scry__heap_sampled_alloc(void *p, size_t n, uintptr_t caller, int glibc)
      * sampled only when everything is. */
     if (p && atomic_load_explicit(&active, memory_order_relaxed) && !scry__tls.busy &&
         (!first || r <= 1)) {
-        scry__tls.busy++;
+        scry__busy_enter();
         record(p, n, caller);
-        scry__tls.busy--;
+        scry__busy_leave();
     }
     errno = saved;
 }
@@ -594,7 +594,10 @@ static int start(_Atomic int *want)
         atomic_store(&active, 1);
         /* The calling thread's next allocation draws with the new rate;
          * other threads within IDLE_INTERVAL bytes. */
-        scry__heap_tls.countdown = 0;
+        if (scry__heap_tls.state == SCRY__HEAP_DIVERTED)
+            scry__heap_tls.saved_countdown = 0; /* put back when the thread leaves scry */
+        else
+            scry__heap_tls.countdown = 0;
     }
     pthread_mutex_unlock(&ctl);
     return rc;
@@ -729,7 +732,7 @@ static int allocs_write_fd(int fd) { return write_profile(fd, "alloc_space"); }
  * parent's copy, and the live table describes it exactly. */
 static void heap_prefork(void)
 {
-    scry__tls.busy++;
+    scry__busy_enter();
     pthread_mutex_lock(&ctl);
     pthread_mutex_lock(&prof_lock);
     for (int i = 0; i < STRIPES; i++) pthread_mutex_lock(&stripes[i].lock);
@@ -742,7 +745,7 @@ static void heap_postfork_parent(void)
     for (int i = STRIPES - 1; i >= 0; i--) pthread_mutex_unlock(&stripes[i].lock);
     pthread_mutex_unlock(&prof_lock);
     pthread_mutex_unlock(&ctl);
-    scry__tls.busy--;
+    scry__busy_leave();
 }
 
 /* Only the forking thread crossed: the others' counters are frozen as of

@@ -38,6 +38,9 @@ typedef struct {
     uint64_t alloc_objects, alloc_bytes, free_objects, free_bytes;
     uint64_t rng;
     int state; /* below */
+    /* While diverted (core/busy.h): the countdown and state to put back. */
+    int64_t saved_countdown;
+    int saved_state;
 } scry__heap_tls_t;
 
 /* A thread's state. free()'s fast path runs only in state 1, registered
@@ -47,9 +50,31 @@ enum {
     SCRY__HEAP_REGISTERED_GLIBC = 1,
     SCRY__HEAP_REGISTERED = 2,
     SCRY__HEAP_EXITED = 3,
+    SCRY__HEAP_DIVERTED = 4, /* running scry's code: nothing is counted */
 };
 
 extern __thread scry__heap_tls_t scry__heap_tls __attribute__((tls_model("initial-exec")));
+
+/* The thread enters scry's code (core/busy.h): its allocations and frees
+ * are not the program's. A countdown far below zero sends malloc to its slow
+ * path, a state other than 1 sends free to its own. */
+static inline void scry__heap_divert(void)
+{
+    scry__heap_tls_t *t = &scry__heap_tls;
+    t->saved_countdown = t->countdown;
+    t->saved_state = t->state;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->countdown = INT64_MIN / 2;
+    t->state = SCRY__HEAP_DIVERTED;
+}
+
+static inline void scry__heap_undivert(void)
+{
+    scry__heap_tls_t *t = &scry__heap_tls;
+    t->countdown = t->saved_countdown;
+    t->state = t->saved_state;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
 
 #define SCRY__HEAP_FILTER_BITS 20
 #define SCRY__HEAP_GRANULE_SHIFT 9

@@ -16,6 +16,7 @@
 #include "core/threads.h"
 #include "core/unwind.h"
 #include "format/symbolize.h"
+#include "core/busy.h"
 
 const scry__profile_t *const scry__profiles[] = {
     &scry__cpu_profile,   &scry__heap_profile,  &scry__allocs_profile,
@@ -39,22 +40,22 @@ const scry__profile_t *scry__profile_find(const char *name)
  * held already by the start). */
 int scry__profile_start(const scry__profile_t *p)
 {
-    scry__tls.busy++;
+    scry__busy_enter();
     /* The unwind tables first: the objects loaded now (the program's) get
      * theirs at once; those the symbolizer loads next (libdebuginfod,
      * libcurl, OpenSSL) only if a walk ever meets their code. */
     scry__unwind_init(scry__config.unwind);
     scry__symbolizer_prepare();
     int rc = p->start();
-    scry__tls.busy--;
+    scry__busy_leave();
     return rc;
 }
 
 int scry__profile_stop(const scry__profile_t *p)
 {
-    scry__tls.busy++;
+    scry__busy_enter();
     int rc = p->stop();
-    scry__tls.busy--;
+    scry__busy_leave();
     return rc;
 }
 
@@ -62,9 +63,9 @@ int scry__profile_write_fd(const scry__profile_t *p, int fd)
 {
     /* Writing allocates a lot (symbols, encoding): none of it is the
      * program's, so none of it is sampled. */
-    scry__tls.busy++;
+    scry__busy_enter();
     int rc = p->write_fd(fd);
-    scry__tls.busy--;
+    scry__busy_leave();
     return rc;
 }
 

@@ -65,6 +65,7 @@
 #include "core/threads.h"
 #include "interpose/pthread.h"
 #include "span/otlp.h"
+#include "core/busy.h"
 
 #define EXP_OTLP 1
 #define EXP_CONSOLE 2
@@ -827,7 +828,7 @@ static int start(void)
 {
     static int configured;
     scry__span_t *stale = NULL;
-    scry__tls.busy++; /* scry's own lock and thread start: not the program's */
+    scry__busy_enter(); /* scry's own lock and thread start: not the program's */
     pthread_mutex_lock(&lock);
     int st = atomic_load(&state);
     if (st != ST_NEW) goto out;
@@ -881,7 +882,7 @@ out:
     atomic_store_explicit(&state, st, memory_order_release);
     pthread_mutex_unlock(&lock);
     recycle_list(stale);
-    scry__tls.busy--;
+    scry__busy_leave();
     return st;
 }
 
@@ -898,7 +899,7 @@ int scry__export_flush(int timeout_ms)
     until.tv_sec += timeout_ms / 1000;
     until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
     if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
-    scry__tls.busy++;
+    scry__busy_enter();
     pthread_mutex_lock(&lock);
     uint64_t want = atomic_load(&flush_want);
     while (want < target && !atomic_compare_exchange_weak(&flush_want, &want, target)) {
@@ -908,7 +909,7 @@ int scry__export_flush(int timeout_ms)
         if (pthread_cond_timedwait(&progress, &lock, &until) == ETIMEDOUT) break;
     int handled = done >= target;
     pthread_mutex_unlock(&lock);
-    scry__tls.busy--;
+    scry__busy_leave();
     if (!handled) return -ETIMEDOUT;
     return atomic_load(&n_failed_batches) != failures || atomic_load(&last_failed) ? -ENOTCONN : 0;
 }
@@ -924,13 +925,13 @@ void scry__export_stats(scry_span_stats_t *out)
 
 void scry__export_shutdown(void)
 {
-    scry__tls.busy++; /* scry's own waits */
+    scry__busy_enter(); /* scry's own waits */
     pthread_mutex_lock(&lock);
     int st = atomic_load(&state);
     if (st != ST_RUNNING) {
         atomic_store(&state, st == ST_OFF ? ST_OFF : ST_STOPPED);
         pthread_mutex_unlock(&lock);
-        scry__tls.busy--;
+        scry__busy_leave();
         return;
     }
     atomic_store(&stop_deadline, now_ms() + cfg.budget_ms);
@@ -945,7 +946,7 @@ void scry__export_shutdown(void)
     done = atomic_load(&tail);
     pthread_cond_broadcast(&progress);
     pthread_mutex_unlock(&lock);
-    scry__tls.busy--;
+    scry__busy_leave();
 }
 
 void scry__export_prefork(void)

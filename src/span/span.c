@@ -49,6 +49,7 @@
 #include "span/w3c.h"
 #include "trace/clock.h"
 #include "trace/trace.h"
+#include "core/busy.h"
 
 #define SPANS_MAX (1u << 16)  /* live spans, all threads */
 #define SLAB_SPANS 64         /* spans mapped at once */
@@ -106,7 +107,7 @@ static uint32_t pool_mapped;
  * cache. Pool lock; scry's own code (busy), so the lock goes to glibc. */
 static void refill(int n)
 {
-    scry__tls.busy++;
+    scry__busy_enter();
     pthread_mutex_lock(&pool_lock);
     while (n > 0) {
         if (!pool_free) {
@@ -128,26 +129,26 @@ static void refill(int n)
         n--;
     }
     pthread_mutex_unlock(&pool_lock);
-    scry__tls.busy--;
+    scry__busy_leave();
 }
 
 /* A chain of spans back to the global list. */
 static void give_back(scry__span_t *first, scry__span_t *last)
 {
-    scry__tls.busy++;
+    scry__busy_enter();
     pthread_mutex_lock(&pool_lock);
     last->next = pool_free;
     pool_free = first;
     pthread_mutex_unlock(&pool_lock);
-    scry__tls.busy--;
+    scry__busy_leave();
 }
 
 static void release_arena(scry__span_t *s)
 {
     if (s->arena != s->inline_arena) {
-        scry__tls.busy++;
+        scry__busy_enter();
         free(s->arena);
-        scry__tls.busy--;
+        scry__busy_leave();
     }
     s->arena = s->inline_arena;
     s->cap = SCRY__SPAN_INLINE;
@@ -192,7 +193,7 @@ static void on_thread_exit(void *arg)
 static void register_thread(void)
 {
     tls.registered = 1;
-    scry__tls.busy++;
+    scry__busy_enter();
     pthread_setspecific(exit_key, &tls);
     pthread_mutex_lock(&reg_lock);
     int i = 0;
@@ -200,7 +201,7 @@ static void register_thread(void)
     if (i < REG_MAX) reg[i] = &tls;
     else tls.registered = 2; /* counted at exit only */
     pthread_mutex_unlock(&reg_lock);
-    scry__tls.busy--;
+    scry__busy_leave();
 }
 
 /* ---- Random ids ---------------------------------------------------------- */
@@ -405,15 +406,15 @@ static uint8_t *arena_grow(scry__span_t *s, uint32_t size)
     if (s->len + size <= s->cap) return s->arena + s->len;
     uint32_t cap = s->cap * 2;
     while (cap < s->len + size) cap *= 2;
-    scry__tls.busy++;
+    scry__busy_enter();
     uint8_t *a = malloc(cap);
-    scry__tls.busy--;
+    scry__busy_leave();
     if (!a) return NULL;
     memcpy(a, s->arena, s->len);
     if (s->arena != s->inline_arena) {
-        scry__tls.busy++;
+        scry__busy_enter();
         free(s->arena);
-        scry__tls.busy--;
+        scry__busy_leave();
     }
     s->arena = a;
     s->cap = cap;

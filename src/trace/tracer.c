@@ -45,6 +45,7 @@
 #include "profile/contention.h"
 #include "scry.h"
 #include "trace/buffer.h"
+#include "core/busy.h"
 
 #define WRITER_MS 50
 #define FLIGHT_GENERATIONS 64
@@ -482,7 +483,7 @@ static void *writer_loop(void *arg)
 {
     (void)arg;
     scry__threads_mark_internal();
-    scry__tls.busy++;
+    scry__busy_enter();
     for (;;) {
         struct pollfd p = {.fd = wake_fd, .events = POLLIN};
         if (poll(&p, 1, WRITER_MS) > 0) {
@@ -570,7 +571,7 @@ static int request(int kind)
 
 int scry__trace_stream_start(int fd)
 {
-    scry__tls.busy++;
+    scry__busy_enter();
     pthread_mutex_lock(&ctl);
     int rc = stream.on ? -EBUSY : start_writer();
     if (rc == 0) {
@@ -580,17 +581,17 @@ int scry__trace_stream_start(int fd)
     }
     pthread_mutex_unlock(&ctl);
     if (fd >= 0) close(fd);
-    scry__tls.busy--;
+    scry__busy_leave();
     return rc;
 }
 
 int scry__trace_stream_stop(void)
 {
-    scry__tls.busy++;
+    scry__busy_enter();
     pthread_mutex_lock(&ctl);
     int rc = stream.on ? request(REQ_STREAM_STOP) : -EINVAL;
     pthread_mutex_unlock(&ctl);
-    scry__tls.busy--;
+    scry__busy_leave();
     return rc;
 }
 
@@ -608,7 +609,7 @@ static void on_sigusr2(int sig, siginfo_t *si, void *uc)
 int scry__trace_flight_start(double seconds, size_t max_bytes)
 {
     if (!(seconds > 0) || max_bytes < 64 * 1024) return -EINVAL;
-    scry__tls.busy++;
+    scry__busy_enter();
     pthread_mutex_lock(&ctl);
     int rc = flight.on ? -EBUSY : start_writer();
     if (rc == 0) {
@@ -627,23 +628,23 @@ int scry__trace_flight_start(double seconds, size_t max_bytes)
             scry__fatal_claim();
         }
     }
-    scry__tls.busy--;
+    scry__busy_leave();
     return rc;
 }
 
 int scry__trace_flight_stop(void)
 {
-    scry__tls.busy++;
+    scry__busy_enter();
     pthread_mutex_lock(&ctl);
     int rc = flight.on ? request(REQ_FLIGHT_STOP) : -EINVAL;
     pthread_mutex_unlock(&ctl);
-    scry__tls.busy--;
+    scry__busy_leave();
     return rc;
 }
 
 int scry__trace_flight_write_fd(int fd)
 {
-    scry__tls.busy++;
+    scry__busy_enter();
     pthread_mutex_lock(&ctl);
     int rc = -EINVAL;
     if (flight.on) {
@@ -651,7 +652,7 @@ int scry__trace_flight_write_fd(int fd)
         rc = request(REQ_FLIGHT_WRITE);
     }
     pthread_mutex_unlock(&ctl);
-    scry__tls.busy--;
+    scry__busy_leave();
     return rc;
 }
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # A program linked with jemalloc (heap_jemalloc.c), under scry at rate 1:
 # jemalloc still serves every block (its own counters grow), scry's exact
-# totals equal jemalloc's counters to the byte, and the profile is exact.
+# totals equal the program's own count of jemalloc's usable sizes to the byte
+# (jemalloc's counters also hold scry's own blocks), and the profile is exact.
 source "$SCRY_TESTS/lib.sh"
 "$SCRY" run -p heap --heap-rate 1 -o "$WORK/o" -- "$SCRY_BIN/tests/heap_jemalloc" >"$WORK/out" 2>"$WORK/err" ||
   fail "run failed: $(cat "$WORK/err")"
 cat "$WORK/out"
 grep -q "^served_by_jemalloc 1$" "$WORK/out" || fail "jemalloc did not serve the allocations"
-grep -q "^totals_match 1$" "$WORK/out" || fail "scry's totals differ from jemalloc's counters"
+grep -q "^totals_match 1$" "$WORK/out" || fail "scry's totals differ from the program's own count"
 h="$WORK/o/heap.pb.gz"
 eq "keep_blocks inuse_space" "$(cum_at "$h" keep_blocks inuse_space)" 3000000
 eq "keep_blocks inuse_objects" "$(cum_at "$h" keep_blocks inuse_objects)" 1000
