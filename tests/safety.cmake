@@ -1,0 +1,1 @@
+# scry never harms the program: its descriptors, exit status and files.

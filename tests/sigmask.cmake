@@ -1,0 +1,1 @@
+# Signal-blocking threads: profiled, and the program's own signal handling unchanged.
