@@ -2,15 +2,18 @@
  * aggregator.c - the sample-draining thread; see aggregator.h.
  */
 #define _GNU_SOURCE
+#include "core/home.h"
 #include "core/aggregator.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
+#include <linux/futex.h>
 #include <semaphore.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/threads.h"
@@ -30,7 +33,12 @@ static scry__request_fn on_request;
 static pthread_t thread;
 static int running;
 static _Atomic int stopping;
-static int wake[2] = {-1, -1};
+/* Requests and wake-ups need no descriptor, so none can ever be one of the
+ * program's (a program that closes every descriptor and opens its own files
+ * would otherwise get scry's wake-up pipe's numbers): pending holds one bit
+ * per request byte, and the thread sleeps on a futex on wake_seq. */
+static _Atomic uint64_t pending;
+static _Atomic uint32_t wake_seq;
 
 void scry__aggregator_set_consumer(int kind, scry__consumer_fn fn)
 {
@@ -70,6 +78,12 @@ void scry__aggregator_unlock(void)
     pthread_mutex_unlock(&lock);
 }
 
+static void sleep_until_woken(uint32_t seen)
+{
+    struct timespec ts = {0, AGGREGATE_MS * 1000000L};
+    syscall(SYS_futex, &wake_seq, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+}
+
 static void *loop(void *arg)
 {
     (void)arg;
@@ -77,13 +91,11 @@ static void *loop(void *arg)
     sem_post(&ready);
     unsigned ticks = 0;
     while (!atomic_load(&stopping)) {
-        struct pollfd p = {.fd = wake[0], .events = POLLIN};
-        if (poll(&p, 1, AGGREGATE_MS) > 0) {
-            unsigned char req[16];
-            ssize_t n = read(wake[0], req, sizeof req);
-            for (ssize_t i = 0; i < n; i++)
-                if (req[i] && on_request) on_request(req[i]);
-        }
+        uint32_t seen = atomic_load(&wake_seq);
+        if (!atomic_load(&pending)) sleep_until_woken(seen);
+        uint64_t req = atomic_exchange(&pending, 0);
+        for (int i = 1; i < 64; i++)
+            if ((req >> i & 1) && on_request) on_request(i);
         scry__aggregator_drain();
         scry__utab_poll(); /* a library loaded or unloaded: its unwind table */
         if (++ticks % SCAN_EVERY == 0) {
@@ -97,16 +109,9 @@ static void *loop(void *arg)
 int scry__aggregator_start(void)
 {
     if (running) return 0;
-    if (wake[0] < 0 && pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0) return -errno;
-    scry__pthread_create_fn create = scry__real_pthread_create();
-    if (!create) return -ENOSYS;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits it */
     atomic_store(&stopping, 0);
     sem_init(&ready, 0, 0);
-    int rc = create(&thread, NULL, loop, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = scry__home_create(&thread, loop, NULL); /* all signals blocked */
     if (rc != 0) return -rc;
     /* Wait until it has marked itself internal, so that a scan of
      * /proc/self/task that follows never mistakes it for the program's. */
@@ -136,11 +141,9 @@ void scry__aggregator_stop(void)
 void scry__aggregator_request_as_safe(int arg)
 {
     int saved = errno;
-    unsigned char b = (unsigned char)arg;
-    if (wake[1] >= 0) {
-        ssize_t w = write(wake[1], &b, 1);
-        (void)w;
-    }
+    if (arg > 0 && arg < 64) atomic_fetch_or(&pending, (uint64_t)1 << arg);
+    atomic_fetch_add(&wake_seq, 1);
+    syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     errno = saved;
 }
 
@@ -157,13 +160,7 @@ void scry__aggregator_postfork_parent(void)
 void scry__aggregator_postfork_child(void)
 {
     running = 0;
-    /* The pipe is shared with the parent: a request meant for one process
-     * must not wake the other. */
-    if (wake[0] >= 0) {
-        close(wake[0]);
-        close(wake[1]);
-        wake[0] = wake[1] = -1;
-    }
+    atomic_store(&pending, 0); /* the parent's requests are the parent's */
     scry__ring_reset();
     pthread_mutex_unlock(&lock);
 }

@@ -7,7 +7,8 @@
  * also runs periodic chores (forgetting foreign threads that exited) and
  * requests that signal handlers cannot carry out themselves (writing the
  * profiles when the program is killed by SIGTERM): a handler posts a
- * request with one write(2) to a pipe, which is async-signal-safe.
+ * request with an atomic or and a futex wake, both async-signal-safe and
+ * neither holding a descriptor the program could close or reuse.
  *
  * The thread is scry's own: created with the real pthread_create, all
  * signals blocked, never profiled.
@@ -39,7 +40,8 @@ void scry__aggregator_unlock(void);
 /* A request that runs on the aggregator thread: fn(arg byte). */
 typedef void (*scry__request_fn)(int arg);
 void scry__aggregator_on_request(scry__request_fn fn);
-/* Async-signal-safe: queue request byte arg (1..255). */
+/* Async-signal-safe: queue request arg (1..63, a signal number; the same
+ * request posted twice before it runs runs once); 0 only wakes the thread. */
 void scry__aggregator_request_as_safe(int arg);
 
 void scry__aggregator_prefork(void);

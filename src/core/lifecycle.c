@@ -16,6 +16,9 @@
  * spans still queued for export are sent last.
  * With SCRY_TRACEBACK, also on a fatal signal (core/traceback.c), after the
  * stacks are printed. _exit(), quick_exit() and exec write nothing.
+ * Under scry run, the root process notes its start and the end of the exit
+ * writer in SCRY_RUN_STATUS, from which scry run tells the user why no
+ * profile came out, when none did.
  *
  * Fork: every module's lock is taken before fork and released after it on
  * both sides (jemalloc's discipline), in the lock order written in each
@@ -25,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -32,11 +36,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/unwind_tables.h"
 #include "core/aggregator.h"
+#include "core/busy.h"
 #include "core/config.h"
+#include "core/fds.h"
+#include "core/home.h"
 #include "core/log.h"
 #include "core/profile_names.h"
 #include "core/stacktab.h"
@@ -56,11 +64,34 @@ static pthread_mutex_t exit_lock = PTHREAD_MUTEX_INITIALIZER;
 static int exit_done;
 static int out_dir_given;
 static _Atomic int term_signals;
+static unsigned refused; /* profiles whose start failed (and said why): not written */
+
+/* SCRY_RUN_STATUS, set by scry run: a file it created, that the root
+ * process appends "load" to when scry starts in it and "exit" to when the
+ * exit writer has run, so that scry run can say why no profile came out
+ * (tools/scry/run.c) instead of guessing. An exec'd image appends again. */
+static char run_status[PATH_MAX];
+
+static void note_run(const char *line)
+{
+    if (!run_status[0] || getpid() != scry__config.root_pid) return;
+    /* Raw system calls: no fd kept, and scry's own I/O interposers do not
+     * see scry's note as the program's I/O. Never created here. */
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, run_status, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return;
+    (void)!syscall(SYS_write, fd, line, strlen(line));
+    syscall(SYS_close, fd);
+}
+
+static unsigned profile_bit(const scry__profile_t *p)
+{
+    int i = scry__profile_index(p->name, strlen(p->name));
+    return i >= 0 ? 1u << i : 0;
+}
 
 static int auto_started(const scry__profile_t *p)
 {
-    int i = scry__profile_index(p->name, strlen(p->name));
-    return i >= 0 && (scry__config.profiles & (1u << i));
+    return (scry__config.profiles & profile_bit(p)) != 0;
 }
 
 static void make_dirs(const char *dir)
@@ -79,9 +110,11 @@ static void make_dirs(const char *dir)
 /* Writes every profile that must be written at exit, once per process. */
 static void write_at_exit(void)
 {
+    scry__busy_enter(); /* none of it is the program's (its heap totals) */
     pthread_mutex_lock(&exit_lock);
     if (exit_done) {
         pthread_mutex_unlock(&exit_lock);
+        scry__busy_leave();
         return;
     }
     exit_done = 1;
@@ -91,6 +124,7 @@ static void write_at_exit(void)
         const scry__profile_t *p = scry__profiles[i];
         int running = p->running();
         if (!auto_started(p) && !(running && out_dir_given)) continue;
+        if ((refused & profile_bit(p)) && !running) continue; /* it said why at start */
         if (running) scry__profile_stop(p);
         make_dirs(scry__config.out_dir);
         char path[PATH_MAX + 64];
@@ -101,9 +135,11 @@ static void write_at_exit(void)
         int rc = scry__profile_write_path(p, path);
         if (rc < 0) scry__log("could not write %s: %s", path, scry_strerror(rc));
     }
+    note_run("exit\n");
     /* Last, as it may wait on the network (at most the export timeout). */
     scry__span_atexit();
     pthread_mutex_unlock(&exit_lock);
+    scry__busy_leave();
 }
 
 void scry__lifecycle_write_profiles(void)
@@ -173,6 +209,7 @@ static void postfork_parent(void)
 
 static void postfork_child(void)
 {
+    scry__home_postfork_child(); /* first: the child's scry threads start from a new home */
     scry__utab_postfork_child();
     scry__span_postfork_child();
     scry__http_postfork_child();
@@ -189,6 +226,9 @@ static void postfork_child(void)
     /* Last: it switches the lock interposers' tracing off, under a lock the
      * profiles' handlers above have just made usable again. */
     scry__trace_postfork_child();
+    /* The parent's descriptors scry held are closed in the child: their
+     * users did not cross (core/fds.h). */
+    scry__fds_postfork_child();
     if ((any || scry__config.traceback) && scry__aggregator_start() < 0)
         scry__log("could not start the aggregator in child %d; its samples may be dropped",
                   (int)getpid());
@@ -202,9 +242,13 @@ static void start_http(void)
         scry__http_start(scry__config.http, scry__config.http_token);
 }
 
-__attribute__((constructor)) static void scry_init(void)
+static void init(void)
 {
+    scry__stderr_note(); /* fd 2 as the program starts: where scry's messages go */
     scry__config_load();
+    const char *rs = getenv("SCRY_RUN_STATUS");
+    if (rs && strlen(rs) < sizeof run_status) snprintf(run_status, sizeof run_status, "%s", rs);
+    note_run("load\n");
     scry__malloc_ready();
     scry__threads_init();
     pthread_atfork(prefork, postfork_parent, postfork_child);
@@ -232,7 +276,11 @@ __attribute__((constructor)) static void scry_init(void)
     for (int i = 0; scry__profiles[i]; i++) {
         if (!auto_started(scry__profiles[i])) continue;
         int rc = scry__profile_start(scry__profiles[i]);
-        if (rc < 0 && rc != -EALREADY)
+        if (rc < 0 && rc != -EALREADY) refused |= profile_bit(scry__profiles[i]);
+        /* -ENOTSUP: the profile cannot work in this program and has said
+         * why itself (the heap's foreign malloc); a second, generic line
+         * ("not available in this version") would contradict it. */
+        if (rc < 0 && rc != -EALREADY && rc != -ENOTSUP)
             scry__log("could not start the %s profile: %s; the program runs without it",
                       scry__profiles[i]->name, scry_strerror(rc));
     }
@@ -241,8 +289,19 @@ __attribute__((constructor)) static void scry_init(void)
     start_http();
 }
 
+/* Everything scry does at load and at the end is its own: the blocks it
+ * allocates are not in the program's heap totals (core/busy.h). */
+__attribute__((constructor)) static void scry_init(void)
+{
+    scry__busy_enter();
+    init();
+    scry__busy_leave();
+}
+
 __attribute__((destructor)) static void scry_fini(void)
 {
+    scry__busy_enter();
     write_at_exit();
     scry__aggregator_stop();
+    scry__busy_leave();
 }

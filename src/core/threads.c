@@ -108,6 +108,7 @@ static scry__thread_t *find_locked(pid_t tid)
 static void on_thread_exit(void *p)
 {
     scry__thread_t *t = p;
+    scry__busy_enter(); /* the record is scry's: its free is not the program's */
     pthread_mutex_lock(&lock);
     unlink_locked(t);
     run_leaving_locked(t);
@@ -116,6 +117,7 @@ static void on_thread_exit(void *p)
     scry__tls.rec = NULL;
     self = NULL;
     free(t);
+    scry__busy_leave();
 }
 
 /* A foreign thread's name, from /proc (once, when it is adopted). */

@@ -24,6 +24,7 @@
  * in a second thread) goes straight to the default action.
  */
 #define _GNU_SOURCE
+#include "core/home.h"
 #include "core/traceback.h"
 
 #include <errno.h>
@@ -106,15 +107,24 @@ static size_t put_num(char *b, size_t at, size_t cap, uint64_t v, int base)
     return at;
 }
 
-static void put_all(const char *b, size_t n)
+static void put_to(int fd, const char *b, size_t n)
 {
     while (n) {
-        ssize_t w = write(2, b, n);
+        ssize_t w = write(fd, b, n);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return;
         b += w;
         n -= (size_t)w;
     }
+}
+
+/* In the crashing thread's handler: the program's stderr, fd 2, when it
+ * still is (core/home.h). */
+static void put_all(const char *b, size_t n)
+{
+    int fd = scry__stderr_get();
+    if (fd >= 0) put_to(fd, b, n);
+    scry__stderr_put(fd);
 }
 
 /* The crashing thread's raw frames, when nothing else can be done. */
@@ -133,14 +143,17 @@ static void put_raw_frames(void)
 
 void scry__traceback_on_request(int sig)
 {
+    /* On scry's thread, in its own descriptor table: the program's stderr
+     * is fetched (core/home.h). */
+    int err = scry__stderr_get(); /* -1: none; the writes then fail */
     char head[160];
     if (sig == SIGQUIT) {
         snprintf(head, sizeof head, "scry: SIGQUIT: the stack of every thread of process %d\n\n",
                  (int)getpid());
-        put_all(head, strlen(head));
+        put_to(err, head, strlen(head));
         scry__tdump_t *d = scry__tdump_take(0);
         if (d) {
-            scry__tdump_print(d, 2);
+            scry__tdump_print(d, err);
             scry__tdump_free(d);
         } else {
             scry__log("SIGQUIT: could not take the threads' stacks (out of memory)");
@@ -150,21 +163,26 @@ void scry__traceback_on_request(int sig)
             scry__signal_release(SIGQUIT);
             kill(getpid(), SIGQUIT); /* blocked here: another thread takes it */
         }
+        scry__stderr_put(err);
         return;
     }
-    if (!atomic_load(&fatal_started)) return;
+    if (!atomic_load(&fatal_started)) {
+        scry__stderr_put(err);
+        return;
+    }
     snprintf(head, sizeof head, "\nthread %d (the one that received %s):\n", (int)fatal.tid,
              signame(fatal.sig));
-    put_all(head, strlen(head));
-    scry__tdump_print_stack(fatal.frames, fatal.nframes, 2);
+    put_to(err, head, strlen(head));
+    scry__tdump_print_stack(fatal.frames, fatal.nframes, err);
     snprintf(head, sizeof head, "\nevery other thread:\n\n");
-    put_all(head, strlen(head));
+    put_to(err, head, strlen(head));
     scry__tdump_t *d = scry__tdump_take(fatal.tid);
     if (d) {
-        scry__tdump_print(d, 2);
-        if (!d->n) put_all("(none)\n\n", 8);
+        scry__tdump_print(d, err);
+        if (!d->n) put_to(err, "(none)\n\n", 8);
         scry__tdump_free(d);
     }
+    scry__stderr_put(err);
     scry__lifecycle_write_profiles();
     atomic_store(&fatal_done, 1);
     syscall(SYS_futex, &fatal_done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);

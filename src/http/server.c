@@ -10,7 +10,11 @@
  *
  * Routing: /metrics goes to metrics/exposition.c, /debug/pprof/... to
  * debug_pprof.c; anything else is 404.
- * Only GET and HEAD; a request body is refused.
+ * Only GET and HEAD, without a body; and POST /debug/pprof/symbol, pprof's
+ * symbol lookup, whose body (addresses) is read whole, up to
+ * SCRY__DEBUG_PPROF_SYMBOL_MAX. Any other body is read to its end and
+ * refused (libmicrohttpd cannot answer a request before it has it all: it
+ * would close the connection without a word, the "EOF" pprof reported).
  */
 #define _GNU_SOURCE
 #include "http/server.h"
@@ -26,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/home.h"
 #include "core/log.h"
 #include "core/threads.h"
 #include "core/waits.h"
@@ -159,34 +164,87 @@ static int same_secret(const char *a, const char *b)
     return d == 0;
 }
 
+/* Whether the request carries the token, if one is wanted. */
+static int has_token(struct MHD_Connection *c)
+{
+    if (!token[0]) return 1;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    return auth && !strncmp(auth, "Bearer ", 7) && same_secret(auth + 7, token);
+}
+
+/* A request's state from its headers to its end (completed): the body of
+ * POST /debug/pprof/symbol, or how much of any other body was refused. */
+typedef struct {
+    char *data;
+    size_t len;
+    int too_big, refused;
+} body_t;
+
+static void completed(void *cls, struct MHD_Connection *c, void **state,
+                      enum MHD_RequestTerminationCode why)
+{
+    (void)cls;
+    (void)c;
+    (void)why;
+    body_t *b = *state;
+    if (b) free(b->data);
+    free(b);
+    *state = NULL;
+}
+
+/* GET /debug/pprof/symbol?0x1234+0x5678: libmicrohttpd hands the query
+ * over as argument names (its '+' made spaces), joined here again. */
+static enum MHD_Result add_word(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    (void)value;
+    fprintf(cls, "%s+", key);
+    return MHD_YES;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **state)
 {
     (void)cls;
     (void)version;
-    (void)upload;
     if (!*state) { /* first call: headers only */
-        *state = (void *)1;
+        *state = calloc(1, sizeof(body_t));
+        return *state ? MHD_YES : MHD_NO;
+    }
+    body_t *body = *state;
+    int post = !strcmp(method, "POST") && !strcmp(url, "/debug/pprof/symbol");
+    if (*upload_size) { /* a piece of the body: kept for the symbol lookup */
+        char *d = post && has_token(c) && body->len + *upload_size <= SCRY__DEBUG_PPROF_SYMBOL_MAX
+                      ? realloc(body->data, body->len + *upload_size)
+                      : NULL;
+        if (d) {
+            memcpy(d + body->len, upload, *upload_size);
+            body->data = d;
+            body->len += *upload_size;
+        } else {
+            body->too_big = post;
+            body->refused = !post;
+        }
+        *upload_size = 0;
         return MHD_YES;
     }
-    if (*upload_size) return send_text(c, 413, "scry: requests take no body\n");
-    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-        return send_text(c, 405, "scry: only GET and HEAD are served\n");
-    if (token[0]) {
-        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        if (!auth || strncmp(auth, "Bearer ", 7) || !same_secret(auth + 7, token)) {
-            struct MHD_Response *r = MHD_create_response_from_buffer(
-                strlen("scry: send Authorization: Bearer <SCRY_HTTP_TOKEN>\n"),
-                (void *)"scry: send Authorization: Bearer <SCRY_HTTP_TOKEN>\n",
-                MHD_RESPMEM_PERSISTENT);
-            if (!r) return MHD_NO;
-            MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
-            MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
-            enum MHD_Result ok = MHD_queue_response(c, 401, r);
-            MHD_destroy_response(r);
-            return ok;
-        }
+    if (!post && strcmp(method, "GET") && strcmp(method, "HEAD"))
+        return send_text(c, 405, "scry: only GET and HEAD are served (and POST to /debug/pprof/symbol)\n");
+    if (body->refused) return send_text(c, 413, "scry: requests take no body\n");
+    if (body->too_big)
+        return send_text(c, 413, "scry: too many addresses; send them in several requests\n");
+    if (!has_token(c)) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+            strlen("scry: send Authorization: Bearer <SCRY_HTTP_TOKEN>\n"),
+            (void *)"scry: send Authorization: Bearer <SCRY_HTTP_TOKEN>\n", MHD_RESPMEM_PERSISTENT);
+        if (!r) return MHD_NO;
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+        MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+        enum MHD_Result ok = MHD_queue_response(c, 401, r);
+        MHD_destroy_response(r);
+        return ok;
     }
     if (!strcmp(url, "/metrics")) return serve_metrics(c);
     static const char prefix[] = "/debug/pprof";
@@ -199,7 +257,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     scry__reply_t rep;
     memset(&rep, 0, sizeof rep);
     rep.fd = -1;
-    scry__debug_pprof(path, get_arg, c, &rep);
+    if (post) {
+        scry__debug_pprof_symbol(body->data, body->len, &rep);
+    } else if (!strcmp(path, "symbol") &&
+               MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0) {
+        char *q = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&q, &n);
+        if (f) {
+            MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_word, f);
+            fclose(f);
+        }
+        scry__debug_pprof_symbol(q, q ? n : 0, &rep);
+        free(q);
+    } else {
+        scry__debug_pprof(path, get_arg, c, &rep);
+    }
     struct MHD_Response *r;
     if (rep.fd >= 0) {
         off_t size = lseek(rep.fd, 0, SEEK_END);
@@ -229,6 +302,31 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     (void)ap; /* libmicrohttpd's own chatter (a client hung up) is not the host's business */
 }
 
+typedef struct {
+    unsigned flags;
+    const struct sockaddr_storage *ss;
+    struct MHD_Daemon *d;
+    int err;
+} start_t;
+
+static long start_daemon(void *p)
+{
+    start_t *st = p;
+    st->d = MHD_start_daemon(st->flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, st->ss,
+                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+    st->err = errno;
+    return 0;
+}
+
+static long stop_daemon(void *d)
+{
+    MHD_stop_daemon(d);
+    return 0;
+}
+
 int scry__http_start(const char *addr, const char *tok)
 {
     struct sockaddr_storage ss;
@@ -255,15 +353,17 @@ int scry__http_start(const char *addr, const char *tok)
         return -EALREADY;
     }
     snprintf(token, sizeof token, "%s", tok ? tok : "");
+    /* poll(), not select(): scry's sockets live at high numbers (core/fds.h),
+     * which may be past FD_SETSIZE. */
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    scry__busy_enter(); /* the daemon's threads are scry's own */
-    daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
-                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
-    int e = errno;
-    scry__busy_leave();
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG |
+                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    /* Started on scry's home thread: its sockets and threads are scry's, in
+     * scry's descriptor table (core/home.h). */
+    start_t st = {flags, &ss, NULL, 0};
+    scry__home_call(start_daemon, &st);
+    daemon_ = st.d;
+    int e = st.err;
     if (!daemon_) {
         pthread_mutex_unlock(&lock);
         scry__log("SCRY_HTTP: cannot listen on %s (%s); no HTTP server", addr,
@@ -299,19 +399,18 @@ void scry__http_stop(void)
     port = 0;
     pthread_mutex_unlock(&lock);
     if (d) {
-        MHD_stop_daemon(d);
+        scry__home_call(stop_daemon, d); /* its descriptors are in scry's table */
         atomic_fetch_sub(&scry__wait_stacks_wanted, 1);
     }
 }
 
 /* The server's threads did not cross the fork: the child forgets the
- * daemon (it cannot be stopped without them) and lets go of the listening
- * socket, so the parent keeps the port to itself. */
+ * daemon (it cannot be stopped without them). Its sockets, the listening
+ * one included, are closed with scry's other descriptors (core/fds.h), so
+ * the parent keeps the port to itself. */
 void scry__http_postfork_child(void)
 {
     if (!daemon_) return;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_LISTEN_FD);
-    if (info && info->listen_fd >= 0) close(info->listen_fd);
     daemon_ = NULL;
     port = 0;
     pthread_mutex_init(&lock, NULL);

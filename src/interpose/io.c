@@ -90,7 +90,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "core/stacks.h"
+#include "core/fds.h"
+#include "core/home.h"
 #include "core/threads.h"
 #include "core/waits.h"
 #include "trace/trace.h"
@@ -178,45 +179,32 @@ static inline int on_own_stack(void)
     return !scry__tls.stack_hi || (here >= scry__tls.stack_lo && here < scry__tls.stack_hi);
 }
 
-/* Whether the calling thread blocks scry's stack requests (one system
- * call). */
-static int requests_blocked(void)
-{
-    sigset_t cur;
-    return pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 &&
-           sigismember(&cur, SCRY__STACKS_SIGNAL) == 1;
-}
-
-/* Publishes the IO wait; NULL when there is nothing to undo.
- *
- * A stack request on its way makes scry__wait_enter wait (up to 1000
- * sched_yield) for it to land. In a thread that blocks the signal (programs
- * that leave signals to one thread block them in all the others; a handler
- * whose mask holds it) it cannot land: it stays pending, and "on its way",
- * until the thread unblocks it, so every call would pay that wait. Measured
- * with -p wall, a thread blocking all signals writing 1 byte to /dev/null:
- * 2203 ns per call, against 814 without this file; with the check below,
- * the same as without it (862 against 847 in the quietest runs). While the
- * signal is blocked it cannot cut the call short either, so the thread
- * takes the request off its record and publishes as usual: no wait, and
- * later ticks read what it published instead of asking again. The request, pending,
- * lands when the program unblocks the signal (outside any call of ours: the
- * mask changes only there), finds its slot given up and does nothing. */
+/* Publishes the IO wait; NULL when there is nothing to undo. A stack
+ * request on its way is let land first, or given up when the thread blocks
+ * its signal (core/waits.c). */
 __attribute__((always_inline)) static inline scry__thread_t *io_enter(void)
 {
     scry__thread_t *r = scry__tls.rec;
     if (!r || !on_own_stack()) return NULL;
-    if (UNLIKELY(atomic_load_explicit(&r->signal_coming, memory_order_relaxed)) &&
-        requests_blocked())
-        atomic_store_explicit(&r->signal_coming, 0, memory_order_relaxed);
     return scry__wait_enter(SCRY__TW_IO, NULL);
 }
 
-/* Whether nothing wants stacks and nothing traces: the fast path. */
+/* Whether nothing wants stacks, nothing traces and the program never took
+ * one of scry's descriptors with dup2 (core/fds.h): the fast path. */
 static inline int quiet(void)
 {
     return LIKELY(!(atomic_load_explicit(&scry__wait_stacks_wanted, memory_order_relaxed) |
-                    atomic_load_explicit(&scry__trace_on, memory_order_relaxed)));
+                    atomic_load_explicit(&scry__trace_on, memory_order_relaxed) |
+                    atomic_load_explicit(&scry__fds_any_stolen, memory_order_relaxed)));
+}
+
+/* scry's own code (busy) on a number the program took from it: the
+ * program's file, never to be read or written by scry. */
+static int stolen_from_scry(int fd)
+{
+    if (!scry__fd_stolen(fd) || scry__home_here()) return 0; /* numbers of the program's table */
+    errno = EBADF;
+    return 1;
 }
 
 /* WRAP defines wrapper f (params, forwarded as args) and its slow path;
@@ -241,11 +229,11 @@ static inline int quiet(void)
  * after the call and put back last. The published stack starts in slow_f
  * (f itself tail-jumped there), whose caller is the program's; pprof drops
  * libscry's frames. */
-#define WRAP(ret, f, kind, fd, params, args)                                                       \
+#define WRAP_SLOW(ret, f, kind, fd, params, args)                                                  \
     static __attribute__((noinline)) ret slow_##f params                                           \
     {                                                                                              \
         if (UNLIKELY(!real.f)) resolve();                                                          \
-        if (scry__tls.busy) return real.f args;                                                    \
+        if (scry__tls.busy) return stolen_from_scry(fd) ? -1 : real.f args;                        \
         int tr = scry__tracing();                                                                  \
         scry__thread_t *r = io_enter();                                                            \
         uint64_t t0 = tr ? scry__trace_clock() : 0;                                                \
@@ -260,7 +248,9 @@ static inline int quiet(void)
         }                                                                                          \
         scry__wait_leave(r);                                                                       \
         return rc;                                                                                 \
-    }                                                                                              \
+    }
+#define WRAP(ret, f, kind, fd, params, args)                                                       \
+    WRAP_SLOW(ret, f, kind, fd, params, args)                                                      \
     SCRY_EXPORT ret f params                                                                       \
     {                                                                                              \
         if (LIKELY(real.f != NULL) && quiet()) return real.f args;                                 \
@@ -298,10 +288,32 @@ WRAP(ssize_t, sendmsg, SCRY__TS_SEND, fd, (int fd, const struct msghdr *msg, int
 
 /* fd: the listening socket (the result is the new one); for connect, the
  * socket connecting. */
-WRAP(int, accept, SCRY__TS_ACCEPT, fd, (int fd, __SOCKADDR_ARG addr, socklen_t *restrict len),
-     (fd, addr, len))
-WRAP(int, accept4, SCRY__TS_ACCEPT, fd,
-     (int fd, __SOCKADDR_ARG addr, socklen_t *restrict len, int flags), (fd, addr, len, flags))
+WRAP_SLOW(int, accept, SCRY__TS_ACCEPT, fd, (int fd, __SOCKADDR_ARG addr, socklen_t *restrict len),
+          (fd, addr, len))
+WRAP_SLOW(int, accept4, SCRY__TS_ACCEPT, fd,
+          (int fd, __SOCKADDR_ARG addr, socklen_t *restrict len, int flags), (fd, addr, len, flags))
+
+/* A connection scry's own server accepts is scry's: adopted (core/fds.h).
+ * The busy test comes first; accept is no fast path. */
+SCRY_EXPORT int accept(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len)
+{
+    if (UNLIKELY(scry__tls.busy)) {
+        int c = slow_accept(fd, addr, len);
+        return scry__home_here() ? c : scry__fd_adopt(c);
+    }
+    if (LIKELY(real.accept != NULL) && quiet()) return real.accept(fd, addr, len);
+    return slow_accept(fd, addr, len);
+}
+
+SCRY_EXPORT int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len, int flags)
+{
+    if (UNLIKELY(scry__tls.busy)) {
+        int c = slow_accept4(fd, addr, len, flags);
+        return scry__home_here() ? c : scry__fd_adopt(c);
+    }
+    if (LIKELY(real.accept4 != NULL) && quiet()) return real.accept4(fd, addr, len, flags);
+    return slow_accept4(fd, addr, len, flags);
+}
 WRAP(int, connect, SCRY__TS_CONNECT, fd, (int fd, __CONST_SOCKADDR_ARG addr, socklen_t len),
      (fd, addr, len))
 

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 
+#include "core/busy.h"
+#include "core/home.h"
 #include "core/threads.h"
 #include "trace/trace.h"
 
@@ -26,6 +28,7 @@
 typedef struct {
     void *(*fn)(void *);
     void *arg;
+    int home; /* the creator's descriptors are scry's table's (core/home.h) */
 } start_t;
 
 static scry__pthread_create_fn real_create;
@@ -43,8 +46,10 @@ scry__pthread_create_fn scry__real_pthread_create(void)
 static void *trampoline(void *p)
 {
     start_t s = *(start_t *)p;
+    scry__busy_enter(); /* scry's block and the registration: not the program's */
     free(p);
     scry__thread_register();
+    scry__busy_leave();
     return s.fn(s.arg);
 }
 
@@ -59,8 +64,9 @@ static void unmark(void *unused)
 static void *internal_trampoline(void *p)
 {
     start_t s = *(start_t *)p;
+    scry__home_inherit(s.home); /* it shares its creator's table */
+    scry__threads_mark_internal(); /* first: the free below is scry's */
     free(p);
-    scry__threads_mark_internal();
     void *r;
     pthread_cleanup_push(unmark, NULL);
     r = s.fn(s.arg);
@@ -110,11 +116,19 @@ SCRY_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 {
     scry__pthread_create_fn create = scry__real_pthread_create();
     if (!create) return EAGAIN;
+    void *(*start)(void *) = scry__tls.busy ? internal_trampoline : trampoline;
+    scry__busy_enter(); /* the start block is scry's, not the program's */
     start_t *s = malloc(sizeof *s);
+    scry__busy_leave();
     if (!s) return create(thread, attr, fn, arg); /* unprofiled, but created */
     s->fn = fn;
     s->arg = arg;
-    int rc = create(thread, attr, scry__tls.busy ? internal_trampoline : trampoline, s);
-    if (rc != 0) free(s);
+    s->home = scry__home_here();
+    int rc = create(thread, attr, start, s);
+    if (rc != 0) {
+        scry__busy_enter();
+        free(s);
+        scry__busy_leave();
+    }
     return rc;
 }

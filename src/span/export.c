@@ -47,7 +47,7 @@
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <errno.h>
-#include <poll.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -56,11 +56,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/home.h"
 #include "core/log.h"
 #include "core/threads.h"
 #include "interpose/pthread.h"
@@ -262,25 +263,27 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int wake_fd = -1;
+/* A futex, not a descriptor: scry's thread lives in its own descriptor
+ * table (core/home.h), and the program's threads wake it. */
+static _Atomic uint32_t wake_seq;
 
 static void wake(void)
 {
-    uint64_t one = 1;
-    if (wake_fd >= 0 && write(wake_fd, &one, sizeof one) < 0) {
-    }
+    atomic_fetch_add(&wake_seq, 1);
+    syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-/* Sleeps at most ms, or until woken. */
-static void nap(int64_t ms)
+/* Sleeps at most ms, or until woken (a wake since `seen` was read). */
+static void nap_since(uint32_t seen, int64_t ms)
 {
     if (ms < 0) ms = 0;
-    struct pollfd p = {.fd = wake_fd, .events = POLLIN};
-    if (poll(&p, 1, ms > INT32_MAX ? INT32_MAX : (int)ms) > 0) {
-        uint64_t v;
-        if (read(wake_fd, &v, sizeof v) < 0) {
-        }
-    }
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    syscall(SYS_futex, &wake_seq, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+}
+
+static void nap(int64_t ms)
+{
+    nap_since(atomic_load(&wake_seq), ms);
 }
 
 /* ---- The queue --------------------------------------------------------------
@@ -679,11 +682,13 @@ static void export_batch(scry__span_t **spans, uint32_t n)
         /* One line of OTLP/JSON per batch on stderr. */
         if (scry__otlp_encode_json(spans, n, &body) == 0 && scry__otlp_buf_reserve(&body, 1) == 0) {
             body.data[body.len++] = '\n';
-            for (size_t off = 0; off < body.len;) {
-                ssize_t w = write(STDERR_FILENO, body.data + off, body.len - off);
+            int err = scry__stderr_get(); /* the program's (core/home.h) */
+            for (size_t off = 0; err >= 0 && off < body.len;) {
+                ssize_t w = write(err, body.data + off, body.len - off);
                 if (w <= 0) break;
                 off += (size_t)w;
             }
+            scry__stderr_put(err);
         }
         if (!(cfg.exporters & EXP_OTLP)) atomic_fetch_add(&n_exported, n);
     }
@@ -735,11 +740,13 @@ static void *loop(void *arg)
         int flushing = atomic_load(&flush_want) > h;
         if (!stop && !flushing && atomic_load(&tail) - h < cfg.batch_size && now_ms() < next) {
             /* Asleep, then look again: a producer that filled a batch
-             * before the flag was up is seen here, one after it wakes us. */
+             * before the flag was up is seen here, one after it wakes us
+             * (its wake changes wake_seq after `seen` was read). */
+            uint32_t seen = atomic_load(&wake_seq);
             atomic_store(&asleep, 1);
             if (atomic_load(&tail) - h < cfg.batch_size && atomic_load(&flush_want) <= h &&
                 !atomic_load(&stopping))
-                nap(next - now_ms());
+                nap_since(seen, next - now_ms());
             atomic_store(&asleep, 0);
             continue;
         }
@@ -856,18 +863,9 @@ static int start(void)
         for (uint32_t i = 0; i < cfg.queue_size; i++)
             atomic_init(&slots[i].seq, i);
     }
-    if (wake_fd < 0 && (wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
-        scry__log("span export: eventfd: %s; spans are dropped", strerror(errno));
-        goto out;
-    }
-    scry__pthread_create_fn create = scry__real_pthread_create();
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits it */
     sem_init(&ready, 0, 0);
     atomic_store(&stopping, 0);
-    int rc = create ? create(&thread, NULL, loop, NULL) : ENOSYS;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = scry__home_create(&thread, loop, NULL); /* all signals blocked */
     if (rc != 0) {
         scry__log("span export: cannot start its thread (%s); spans are dropped", strerror(rc));
         goto out;
@@ -980,10 +978,6 @@ void scry__export_postfork_child(void)
     atomic_store(&n_exports, 0);
     atomic_store(&n_failed_batches, 0);
     atomic_store(&last_failed, 0);
-    if (wake_fd >= 0) {
-        close(wake_fd); /* shared with the parent: its wakes are not ours */
-        wake_fd = -1;
-    }
     /* The parent's connection: never written to from here (a TLS close
      * would break the parent's session); the child opens its own. */
     lc.h = NULL;

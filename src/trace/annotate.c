@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/home.h"
 #include "core/threads.h"
 #include "scry.h"
 #include "span/labels.h"
@@ -194,7 +195,7 @@ SCRY_API int scry_trace_start(const char *path)
 {
     if (!path || !*path) return -EINVAL;
     if (scry__trace_streaming()) return -EBUSY;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = scry__home_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     return scry__trace_stream_start(fd);
 }
@@ -222,9 +223,10 @@ SCRY_API int scry_flight_stop(void)
 SCRY_API int scry_flight_write(const char *path)
 {
     if (!path || !*path) return -EINVAL;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* Written by scry's thread: opened in scry's table (core/home.h). */
+    int fd = scry__home_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     int rc = scry__trace_flight_write_fd(fd);
-    if (close(fd) < 0 && rc == 0) rc = -errno;
+    if (scry__home_close(fd) < 0 && rc == 0) rc = -errno;
     return rc;
 }

@@ -62,8 +62,10 @@ uint64_t scry__task_begin_span(const char *name, const uint8_t trace_id[16], uin
 
 /* ---- Sessions ---------------------------------------------------------- */
 
-/* Starts streaming a trace to fd (owned by the session: closed at stop).
- * At most one streaming session at a time: -EBUSY. */
+/* Starts streaming a trace to fd, a descriptor of scry's table
+ * (core/home.h: scry__home_open, or one a scry thread opened), owned by the
+ * session: closed at stop. At most one streaming session at a time:
+ * -EBUSY. */
 int scry__trace_stream_start(int fd);
 /* Stops it: everything recorded so far is written, then fd is closed.
  * -EINVAL when none runs. */

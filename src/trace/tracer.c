@@ -22,19 +22,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/home.h"
 #include "core/callstack.h"
 #include "core/config.h"
+#include "core/fds.h"
 #include "core/log.h"
 #include "core/threads.h"
 #include "core/traceback.h"
@@ -216,8 +216,11 @@ typedef struct {
     uint64_t start_raw; /* records before it belong to an earlier session */
     int64_t start_ns;
     uint64_t dropped_at_start; /* scry__tbuf_dropped() when it started */
-    /* the stream */
+    /* the stream: fd is scry's (core/fds.h), checked to be id's file
+     * before each write */
     int fd;
+    scry__fd_id_t id;
+    int lost; /* the program closed or replaced it: nothing more is written */
     uint64_t bytes;
     /* the flight recorder */
     int64_t window_ns;
@@ -233,6 +236,14 @@ static int stream_sink(void *ctx, const void *buf, size_t len)
 {
     output_t *o = ctx;
     const char *p = buf;
+    /* In scry's own table (core/home.h) nobody else can replace it; in
+     * the program's, the program's dup2 may have. */
+    if (o->lost || (!scry__home_here() && !scry__fd_same(o->fd, &o->id))) {
+        if (!o->lost) scry__log("trace: its output was closed or replaced by the program (descriptor %d); "
+                                "the trace ends here", o->fd);
+        o->lost = 1;
+        return -1;
+    }
     while (len) {
         ssize_t n = write(o->fd, p, len);
         if (n < 0 && errno == EINTR) continue;
@@ -355,7 +366,9 @@ static struct {
     double seconds;
     size_t max_bytes;
 } req;
-static int wake_fd = -1;
+/* The writer sleeps on a futex, not a descriptor: nothing the program
+ * could close or reuse (core/fds.h). */
+static _Atomic uint32_t wake_seq;
 static pthread_t writer;
 static int writer_running;
 static _Atomic int flight_dumps_asked; /* by SIGUSR2 or a fatal signal */
@@ -436,6 +449,7 @@ static void carry_out(void)
     switch (req.kind) {
     case REQ_STREAM_START:
         stream.fd = req.fd;
+        stream.lost = scry__fd_identify(stream.fd, &stream.id) < 0;
         stream.bytes = 0;
         start_output(&stream, stream_sink);
         req.rc = stream.on ? 0 : -ENOMEM;
@@ -485,11 +499,8 @@ static void *writer_loop(void *arg)
     scry__threads_mark_internal();
     scry__busy_enter();
     for (;;) {
-        struct pollfd p = {.fd = wake_fd, .events = POLLIN};
-        if (poll(&p, 1, WRITER_MS) > 0) {
-            uint64_t v;
-            if (read(wake_fd, &v, sizeof v) < 0) {}
-        }
+        struct timespec ts = {0, WRITER_MS * 1000000L};
+        syscall(SYS_futex, &wake_seq, FUTEX_WAIT_PRIVATE, atomic_load(&wake_seq), &ts, NULL, 0);
         scry__tbuf_drain(deliver, NULL);
         /* Flushing also lets go of the symbolizer between batches. */
         if (flight.on) {
@@ -515,8 +526,8 @@ static void *writer_loop(void *arg)
 
 static void wake_writer(void)
 {
-    uint64_t one = 1;
-    if (wake_fd >= 0 && write(wake_fd, &one, sizeof one) < 0) {}
+    atomic_fetch_add(&wake_seq, 1);
+    syscall(SYS_futex, &wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 static int start_writer(void)
@@ -527,9 +538,6 @@ static int start_writer(void)
     scry__trace_clock_init();
     if (scry__config.trace_stacks) scry__callstack_init(scry__config.unwind);
     syscall_min_raw = (uint64_t)(scry__config.trace_syscall_ns / scry__trace_clock_ns_per_tick());
-    if (wake_fd < 0 && (wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) return -errno;
-    scry__pthread_create_fn create = scry__real_pthread_create();
-    if (!create) return -ENOSYS;
     static int hooked;
     if (!hooked) {
         /* No joined hook: a thread's slot is taken when it first records. */
@@ -542,11 +550,7 @@ static int start_writer(void)
         if (fgets(process_name, sizeof process_name, f)) process_name[strcspn(process_name, "\n")] = 0;
         fclose(f);
     }
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = create(&writer, NULL, writer_loop, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    rc = scry__home_create(&writer, writer_loop, NULL); /* all signals blocked */
     if (rc != 0) return -rc;
     pthread_setname_np(writer, "scry-tracer");
     writer_running = 1;
@@ -580,7 +584,7 @@ int scry__trace_stream_start(int fd)
         fd = -1; /* the writer owns it now */
     }
     pthread_mutex_unlock(&ctl);
-    if (fd >= 0) close(fd);
+    if (fd >= 0) scry__home_close(fd);
     scry__busy_leave();
     return rc;
 }
@@ -689,7 +693,7 @@ void scry__trace_init(void)
             snprintf(path, sizeof path, "%s", scry__config.trace_path);
         else
             snprintf(path, sizeof path, "%s.%d", scry__config.trace_path, (int)getpid());
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int fd = scry__home_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
             scry__log("SCRY_TRACE: cannot write %s: %s; no trace", path, strerror(errno));
         else if (scry__trace_stream_start(fd) < 0)
@@ -728,8 +732,7 @@ void scry__trace_postfork_child(void)
     atomic_store(&scry__trace_on, 0);
     scry__trace_alloc_min = SIZE_MAX;
     scry__contention_set_tracing(0);
-    if (stream.fd >= 0) close(stream.fd);
-    stream.fd = -1;
+    stream.fd = -1; /* in scry's table (core/home.h), which did not cross the fork */
     stream.on = 0;
     stream.enc = NULL; /* the parent's, in copied memory: leaked once, not freed twice */
     flight.on = 0;
