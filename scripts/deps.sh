@@ -7,7 +7,7 @@ PACKAGES="build-essential cmake pkg-config zlib1g-dev libprotobuf-c-dev
 protobuf-c-compiler libunwind-dev libdw-dev libelf-dev golang-go
 google-perftools libgoogle-perftools-dev python3 procps
 libjemalloc2 libjemalloc-dev heaptrack g++ libmicrohttpd-dev curl prometheus chromium
-wrk linux-perf protobuf-compiler libcurl4-openssl-dev pigz zstd clang"
+wrk linux-perf protobuf-compiler libcurl4-openssl-dev pigz zstd xz-utils clang"
 
 missing=""
 for p in $PACKAGES; do

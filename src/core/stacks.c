@@ -239,6 +239,9 @@ int scry__stacks_init(int mode)
         scry__unwind_init(mode);
         rc = scry__signal_claim(SCRY__STACKS_SIGNAL, on_request, SCRY__CLAIM_CHAIN);
         installed = rc == 0;
+        /* Threads that block every signal still answer (threads and wall
+         * profiles, tracebacks): interpose/sigmask.c. */
+        if (installed) scry__sigmask_keep(SCRY__STACKS_SIGNAL);
     }
     pthread_mutex_unlock(&req_lock);
     return rc;

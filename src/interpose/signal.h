@@ -17,6 +17,8 @@
 #define SCRY_INTERPOSE_SIGNAL_H
 
 #include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 typedef void (*scry__sighandler_t)(int sig, siginfo_t *si, void *uc);
 
@@ -35,5 +37,31 @@ void scry__signal_release(int sig);
 void scry__signal_chain_as_safe(int sig, siginfo_t *si, void *uc);
 /* The libc sigaction, bypassing the interposer. */
 int scry__real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+/* Signal masks (sigmask.c): pthread_sigmask, sigprocmask, sigblock,
+ * sigsetmask, siggetmask and signalfd are interposed so that a mask that
+ * "blocks everything" leaves the signals scry keeps deliverable, while the
+ * program reads back what it set. The rule is written at the top of
+ * sigmask.c. */
+
+/* From now on sig (one scry claimed for itself) stays deliverable to
+ * threads that block everything; for the life of the process. Not in a
+ * signal handler. */
+void scry__sigmask_keep(int sig);
+/* 1 when sig is kept. Async-signal-safe. */
+int scry__sigmask_kept(int sig);
+/* The kernel's mask of the calling thread, changed as given (rt_sigprocmask,
+ * bypassing the rule): for scry's code that must know what is really
+ * blocked. 0 or a negative errno; errno untouched. Async-signal-safe. */
+int scry__sigmask_real(int how, const sigset_t *set, sigset_t *old);
+/* 1 when set blocks everything by the rule. Async-signal-safe. */
+int scry__sigmask_blocks_everything(const sigset_t *set);
+/* For interposers of calls that consume signals (sigwait, signalfd): set,
+ * or a copy in buf without the kept signals when set blocks everything, so
+ * that the program's wait never takes scry's signals. Async-signal-safe. */
+const sigset_t *scry__sigmask_wait_set(const sigset_t *set, sigset_t *buf);
+/* The signals thread tid of this process blocks (bit sig-1), from
+ * /proc/self/task/TID/status. 0 or a negative errno. Not in a handler. */
+int scry__sigmask_of_thread(pid_t tid, uint64_t *blocked);
 
 #endif

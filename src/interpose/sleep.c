@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "interpose/signal.h"
 #include "core/waits.h"
 #include "trace/trace.h"
 
@@ -103,12 +104,16 @@ SCRY_EXPORT int sigsuspend(const sigset_t *set)
 SCRY_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 {
     NEXT(int (*)(const sigset_t *, siginfo_t *), "sigwaitinfo");
+    sigset_t buf; /* a wait on everything never takes scry's signals (sigmask.c) */
+    set = scry__sigmask_wait_set(set, &buf);
     WAIT(SCRY__TW_SIGNAL, next_(set, info));
 }
 
 SCRY_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *t)
 {
     NEXT(int (*)(const sigset_t *, siginfo_t *, const struct timespec *), "sigtimedwait");
+    sigset_t buf;
+    set = scry__sigmask_wait_set(set, &buf);
     if (zero(t)) return next_(set, info, t);
     WAIT(SCRY__TW_SIGNAL, next_(set, info, t));
 }
@@ -116,6 +121,8 @@ SCRY_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct 
 SCRY_EXPORT int sigwait(const sigset_t *set, int *sig)
 {
     NEXT(int (*)(const sigset_t *, int *), "sigwait");
+    sigset_t buf;
+    set = scry__sigmask_wait_set(set, &buf);
     WAIT(SCRY__TW_SIGNAL, next_(set, sig));
 }
 

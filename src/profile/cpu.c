@@ -19,14 +19,38 @@
  * added to that sample's weight and counted, so totals stay right even when
  * a signal was late.
  *
+ * Threads that block SIGPROF. A thread that blocks "everything" still takes
+ * scry's SIGPROF (interpose/sigmask.c). One that blocks it by name, or by a
+ * raw system call, does not: its timer's signal stays pending, and the
+ * expirations it missed are added to the sample when the thread unblocks
+ * (si_overrun), or lost if it never does. So each armed thread gets a slot
+ * holding its CPU clock when armed and the CPU time its samples carried
+ * since (the handler adds to it; the slot's number rides in the timer's
+ * sigev_value, so no lookup); when the thread ends, and when the profile
+ * stops, a thread whose samples fall more than UNSAMPLED_MIN periods short
+ * of its CPU time and that blocks SIGPROF at that moment (its own mask, or
+ * SigBlk in /proc/self/task/TID/status) has that shortfall counted as "not
+ * sampled", said in a comment and on stderr.
+ *
+ * The capture line. At stop, the profile's total is compared with the CPU
+ * time the process used meanwhile (CLOCK_PROCESS_CPUTIME_ID), less what
+ * scry's own threads used (the threads in /proc/self/task that the registry
+ * does not hold). Each thread's sample count is unbiased (the first expiry
+ * is uniform in the first period) but off by up to a period either way, so
+ * the two are said to differ only past 10% and past (4 + 2 sqrt(threads
+ * armed)) periods: about 4.5 standard deviations of that rounding.
+ *
  * Locks: `ctl` serialises start/stop/fork and is outermost; thread hooks run
- * under the threads lock; the per-stack values are built by the consumer
+ * under the threads lock, and so do the slots' allocation and the
+ * not-sampled counts; the per-stack values are built by the consumer
  * under the aggregator lock, and read or reset under it too.
  */
 #define _GNU_SOURCE
 #include "profile/cpu.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -90,6 +114,34 @@ static _Atomic uint64_t overruns;
 static _Atomic int timer_failures;
 static uint64_t ring_drops_at_start;
 
+/* Per armed thread (see the top): slots are mmap'ed at the first start and
+ * never freed, handed out from a stack of free numbers under the threads
+ * lock. An armed thread's has_cpu_timer (cpu.c's field) is 1 + its slot
+ * number + 1, or 1 when the slots ran out (the thread is then sampled but
+ * not checked). A handler may add to a slot just after its thread was
+ * disarmed from another thread and the slot reused: one sample's worth. */
+#define SLOTS 16384
+#define UNSAMPLED_MIN 2 /* periods a thread's samples may fall short */
+typedef struct {
+    int64_t cpu0;
+    _Atomic int64_t sampled;
+} slot_t;
+static slot_t *slots;
+static uint32_t *free_slots, nfree;
+static uint64_t armed_threads; /* timers armed in this run */
+static int64_t unsampled_ns;   /* what threads blocking SIGPROF lost */
+static int unsampled_threads;
+
+/* The capture line's inputs and the lines said at stop (profile comments). */
+static int64_t start_cpu_ns; /* the process's CPU clock at start */
+#define OWN_MAX 64
+static struct {
+    pid_t tid;
+    int64_t cpu_ns;
+} own_at_start[OWN_MAX]; /* scry's own threads' CPU clocks at start */
+static int nown;
+static char said_unsampled[256], said_capture[512];
+
 static int64_t now_ns(clockid_t c)
 {
     struct timespec ts;
@@ -104,12 +156,29 @@ static clockid_t thread_clock(pid_t tid)
     return (clockid_t)((~(unsigned)tid << 3) | 6);
 }
 
+/* Thread tid's CPU time, or -1 when it has gone. */
+static int64_t thread_cpu_ns(pid_t tid)
+{
+    struct timespec ts;
+    if (clock_gettime(thread_clock(tid), &ts) < 0) return -1;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The cookie in the low half of a timer's value, its slot + 1 (0: none)
+ * in the high half. */
+static void *timer_value(uint32_t slot1)
+{
+    return (void *)((uintptr_t)SCRY__CPU_COOKIE | (uintptr_t)slot1 << 32);
+}
+
 static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 {
     int saved = errno;
     int64_t t0 = now_ns(CLOCK_MONOTONIC);
+    uint64_t value = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
     int ours = use_setitimer ? si->si_code == SI_KERNEL
-                             : si->si_code == SI_TIMER && si->si_value.sival_ptr == SCRY__CPU_COOKIE;
+                             : si->si_code == SI_TIMER &&
+                                   (uint32_t)value == (uint32_t)(uintptr_t)SCRY__CPU_COOKIE;
     if (!ours) {
         scry__signal_chain_as_safe(sig, si, ucv);
         errno = saved;
@@ -123,6 +192,10 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
             weight += si->si_overrun;
             atomic_fetch_add_explicit(&overruns, (uint64_t)si->si_overrun, memory_order_relaxed);
         }
+        uint32_t slot1 = (uint32_t)(value >> 32);
+        if (slot1 && slot1 <= SLOTS && slots)
+            atomic_fetch_add_explicit(&slots[slot1 - 1].sampled, weight * period_ns,
+                                      memory_order_relaxed);
         scry__sample_t *s = scry__ring_reserve_as_safe();
         if (s) {
             const ucontext_t *uc = ucv;
@@ -141,18 +214,38 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
     errno = saved;
 }
 
+/* Threads lock held. A slot number (+ 1), or 0 when they ran out. */
+static uint32_t take_slot(pid_t tid)
+{
+    if (!slots || !nfree) return 0;
+    int64_t cpu = thread_cpu_ns(tid);
+    if (cpu < 0) return 0;
+    uint32_t i = free_slots[--nfree];
+    slots[i].cpu0 = cpu;
+    atomic_store_explicit(&slots[i].sampled, 0, memory_order_relaxed);
+    return i + 1;
+}
+
+/* Threads lock held. */
+static slot_t *slot_of(const scry__thread_t *t)
+{
+    return t->has_cpu_timer > 1 ? &slots[t->has_cpu_timer - 2] : NULL;
+}
+
 /* Threads lock held. */
 static void arm(scry__thread_t *t, void *arg)
 {
     (void)arg;
     if (t->has_cpu_timer || use_setitimer) return;
+    uint32_t slot1 = take_slot(t->tid);
     struct sigevent sev;
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = SCRY__CPU_SIGNAL;
-    sev.sigev_value.sival_ptr = SCRY__CPU_COOKIE;
+    sev.sigev_value.sival_ptr = timer_value(slot1);
     sev._sigev_un._tid = t->tid;
     if (timer_create(thread_clock(t->tid), &sev, &t->cpu_timer) < 0) {
+        if (slot1) free_slots[nfree++] = slot1 - 1;
         atomic_fetch_add(&timer_failures, 1);
         return;
     }
@@ -167,10 +260,12 @@ static void arm(scry__thread_t *t, void *arg)
     };
     if (timer_settime(t->cpu_timer, 0, &its, NULL) < 0) {
         timer_delete(t->cpu_timer);
+        if (slot1) free_slots[nfree++] = slot1 - 1;
         atomic_fetch_add(&timer_failures, 1);
         return;
     }
-    t->has_cpu_timer = 1;
+    t->has_cpu_timer = 1 + (int)slot1;
+    armed_threads++;
 }
 
 /* Threads lock held. Deleting the timer also discards its pending signal. */
@@ -179,7 +274,34 @@ static void disarm(scry__thread_t *t, void *arg)
     (void)arg;
     if (!t->has_cpu_timer) return;
     timer_delete(t->cpu_timer);
+    if (t->has_cpu_timer > 1) free_slots[nfree++] = (uint32_t)t->has_cpu_timer - 2;
     t->has_cpu_timer = 0;
+}
+
+/* Threads lock held, t armed: counts what its samples left out of its CPU
+ * time if it blocks SIGPROF now (see the top). Reads its mask from the
+ * kernel when t is the calling thread, else from /proc, and only when its
+ * samples fall short: one file read per such thread. */
+static void count_unsampled(scry__thread_t *t, void *arg)
+{
+    (void)arg;
+    const slot_t *s = slot_of(t);
+    if (!s) return;
+    int self = t->tid == scry__tls.tid;
+    int64_t cpu = self ? now_ns(CLOCK_THREAD_CPUTIME_ID) : thread_cpu_ns(t->tid);
+    int64_t missing = cpu - s->cpu0 - atomic_load_explicit(&s->sampled, memory_order_relaxed);
+    if (cpu < 0 || missing <= UNSAMPLED_MIN * period_ns) return;
+    uint64_t blocked = 0;
+    if (self) {
+        sigset_t cur;
+        if (scry__sigmask_real(SIG_BLOCK, NULL, &cur) < 0) return;
+        memcpy(&blocked, &cur, sizeof blocked);
+    } else if (scry__sigmask_of_thread(t->tid, &blocked) < 0) {
+        return;
+    }
+    if (!(blocked >> (SCRY__CPU_SIGNAL - 1) & 1)) return;
+    unsampled_ns += missing;
+    unsampled_threads++;
 }
 
 static void joined(scry__thread_t *t)
@@ -189,6 +311,7 @@ static void joined(scry__thread_t *t)
 
 static void leaving(scry__thread_t *t)
 {
+    if (atomic_load(&active)) count_unsampled(t, NULL);
     disarm(t, NULL);
 }
 
@@ -278,6 +401,97 @@ static void reset_data(void)
     atomic_store(&overruns, 0);
     atomic_store(&timer_failures, 0);
     ring_drops_at_start = scry__ring_drops();
+    /* No thread is armed here (stop disarmed them; a fork child's record
+     * lost its timer): every slot is free. */
+    scry__threads_lock();
+    if (!slots) {
+        void *a = mmap(NULL, SLOTS * sizeof *slots, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *b = mmap(NULL, SLOTS * sizeof *free_slots, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (a != MAP_FAILED && b != MAP_FAILED) {
+            free_slots = b;
+            slots = a;
+        } else {
+            if (a != MAP_FAILED) munmap(a, SLOTS * sizeof *slots);
+            if (b != MAP_FAILED) munmap(b, SLOTS * sizeof *free_slots);
+        }
+    }
+    nfree = 0;
+    if (slots)
+        for (uint32_t i = SLOTS; i > 0; i--)
+            free_slots[nfree++] = i - 1;
+    armed_threads = 0;
+    unsampled_ns = 0;
+    unsampled_threads = 0;
+    scry__threads_unlock();
+    said_unsampled[0] = said_capture[0] = 0;
+}
+
+static int by_tid(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Calls fn for each thread of the process the registry does not hold:
+ * scry's own (the aggregator, the wall sampler, the HTTP server's), and
+ * the program's that no scan has found yet (a raw clone, within a second
+ * of starting). Not under the threads lock. */
+static void foreach_unregistered(void (*fn)(pid_t tid, int64_t cpu_ns, void *arg), void *arg)
+{
+    scry__threads_lock();
+    int n;
+    scry__thread_t *const *all = scry__threads_all(&n);
+    pid_t *known = malloc((n ? (size_t)n : 1) * sizeof *known);
+    for (int i = 0; known && i < n; i++)
+        known[i] = all[i]->tid;
+    scry__threads_unlock();
+    if (!known) return;
+    qsort(known, (size_t)n, sizeof *known, by_tid);
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        if (tid <= 0 || bsearch(&tid, known, (size_t)n, sizeof *known, by_tid)) continue;
+        int64_t cpu = thread_cpu_ns(tid);
+        if (cpu >= 0) fn(tid, cpu, arg);
+    }
+    if (d) closedir(d);
+    free(known);
+}
+
+static void note_own(pid_t tid, int64_t cpu_ns, void *arg)
+{
+    (void)arg;
+    if (nown < OWN_MAX) {
+        own_at_start[nown].tid = tid;
+        own_at_start[nown].cpu_ns = cpu_ns;
+        nown++;
+    }
+}
+
+/* The CPU time scry's own threads used since start. */
+static void add_own(pid_t tid, int64_t cpu_ns, void *arg)
+{
+    int64_t base = 0;
+    for (int i = 0; i < nown; i++)
+        if (own_at_start[i].tid == tid) base = own_at_start[i].cpu_ns;
+    if (cpu_ns > base) *(int64_t *)arg += cpu_ns - base;
+}
+
+/* Where the CPU clock starts for the capture line. */
+static void note_start_cpu(void)
+{
+    nown = 0;
+    foreach_unregistered(note_own, NULL);
+    start_cpu_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+static void seconds(char *buf, size_t n, int64_t ns)
+{
+    double s = (double)ns / 1e9;
+    snprintf(buf, n, s < 10 ? "%.2f s" : "%.1f s", s);
 }
 
 static int arm_process_timer(void)
@@ -335,7 +549,9 @@ static int start_locked(void)
     reset_data();
     rc = scry__signal_claim(SCRY__CPU_SIGNAL, on_sigprof, SCRY__CLAIM_CHAIN);
     if (rc < 0) return rc;
+    scry__sigmask_keep(SCRY__CPU_SIGNAL); /* threads that block everything are sampled */
     choose_timer();
+    note_start_cpu();
     start_wall_ns = now_ns(CLOCK_REALTIME);
     start_mono_ns = now_ns(CLOCK_MONOTONIC);
     stop_mono_ns = 0;
@@ -361,6 +577,65 @@ static int cpu_start(void)
     return rc;
 }
 
+/* After stop, ctl held: the CPU time the profile holds. */
+static int64_t sampled_total(void)
+{
+    int64_t t = 0;
+    scry__aggregator_drain_and_lock();
+    for (uint32_t i = 0; i < vals_cap; i++) t += vals[i][1];
+    for (uint32_t i = 0; i < nspan_buckets; i++) t += span_buckets[i].v[1];
+    scry__aggregator_unlock();
+    return t;
+}
+
+/* After stop, ctl held: the not-sampled line and the capture line, kept
+ * for the profile's comments and said once on stderr. process_ns: the
+ * program's CPU time during the profile (scry's threads' left out). */
+static void say_what_was_missed(int64_t process_ns)
+{
+    char a[32], b[32];
+    if (unsampled_threads) {
+        seconds(a, sizeof a, unsampled_ns);
+        snprintf(said_unsampled, sizeof said_unsampled,
+                 "CPU time not sampled: %s in %d thread%s that block%s SIGPROF (blocked by name or "
+                 "by a system call, which scry leaves alone)",
+                 a, unsampled_threads, unsampled_threads == 1 ? "" : "s",
+                 unsampled_threads == 1 ? "s" : "");
+        scry__log("%s", said_unsampled);
+    }
+    int64_t held = sampled_total();
+    int64_t diff = held > process_ns ? held - process_ns : process_ns - held;
+    double slack = (double)period_ns * (4 + 2 * sqrt((double)armed_threads));
+    if (use_setitimer) slack = (double)period_ns * 8;
+    if (process_ns <= 0 || diff <= process_ns / 10 || (double)diff <= slack) return;
+    char why[256] = "";
+    uint64_t drops = scry__ring_drops() - ring_drops_at_start;
+    int failed = atomic_load(&timer_failures);
+    size_t w = 0;
+    if (held < process_ns && unsampled_threads) {
+        seconds(b, sizeof b, unsampled_ns);
+        w += (size_t)snprintf(why + w, sizeof why - w, "; %s in %d thread%s that block%s SIGPROF",
+                              b, unsampled_threads, unsampled_threads == 1 ? "" : "s",
+                              unsampled_threads == 1 ? "s" : "");
+    }
+    if (drops && w < sizeof why)
+        w += (size_t)snprintf(why + w, sizeof why - w, "; %llu samples dropped (ring full)",
+                              (unsigned long long)drops);
+    if (failed && w < sizeof why)
+        w += (size_t)snprintf(why + w, sizeof why - w, "; no CPU timer for %d thread%s", failed,
+                              failed == 1 ? "" : "s");
+    if (use_setitimer && w < sizeof why)
+        w += (size_t)snprintf(why + w, sizeof why - w,
+                              "; the process timer (setitimer) merges the signals of busy threads");
+    if (!w) snprintf(why, sizeof why, "; cause unknown");
+    seconds(a, sizeof a, held);
+    seconds(b, sizeof b, process_ns);
+    snprintf(said_capture, sizeof said_capture,
+             "the cpu profile holds %s of the process's %s of CPU time (%.0f%%)%s", a, b,
+             100.0 * (double)held / (double)process_ns, why);
+    scry__log("%s", said_capture);
+}
+
 static int cpu_stop(void)
 {
     pthread_mutex_lock(&ctl);
@@ -368,10 +643,15 @@ static int cpu_stop(void)
         pthread_mutex_unlock(&ctl);
         return -EINVAL;
     }
+    int64_t own = 0;
+    foreach_unregistered(add_own, &own);
+    int64_t process_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID) - start_cpu_ns - own;
+    if (!use_setitimer) scry__threads_foreach(count_unsampled, NULL);
     atomic_store(&active, 0);
     if (use_setitimer) disarm_process_timer();
     scry__threads_foreach(disarm, NULL);
     stop_mono_ns = now_ns(CLOCK_MONOTONIC);
+    say_what_was_missed(process_ns);
     pthread_mutex_unlock(&ctl);
     scry__aggregator_drain();
     return 0;
@@ -397,6 +677,9 @@ static int cpu_write_fd(int fd)
     int64_t end = stop_mono_ns ? stop_mono_ns : now_ns(CLOCK_MONOTONIC);
     int64_t duration = end - start_mono_ns, when = start_wall_ns, period = period_ns;
     int hz = run_hz, setitimer_mode = use_setitimer, mode = unwind_mode;
+    char missed[2][512];
+    snprintf(missed[0], sizeof missed[0], "%s", said_unsampled);
+    snprintf(missed[1], sizeof missed[1], "%s", said_capture);
     pthread_mutex_unlock(&ctl);
 
     scry__aggregator_drain_and_lock();
@@ -444,6 +727,8 @@ static int cpu_write_fd(int fd)
                  (unsigned long long)folded);
         scry__pprof_add_comment(p, c);
     }
+    for (int i = 0; i < 2; i++)
+        if (missed[i][0]) scry__pprof_add_comment(p, missed[i]);
 
     int rc = 0;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
@@ -487,6 +772,7 @@ static void cpu_postfork_child(void)
 {
     if (atomic_load(&active)) {
         reset_data();
+        note_start_cpu();
         start_wall_ns = now_ns(CLOCK_REALTIME);
         start_mono_ns = now_ns(CLOCK_MONOTONIC);
         if (use_setitimer)
