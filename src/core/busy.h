@@ -8,6 +8,16 @@
  * (profile/heap.h) so that malloc and free take their slow paths, which
  * forward without counting, and leaving puts the state back.
  *
+ * What must be inside: every path of scry's that may allocate or free on
+ * a program's thread (the constructor and destructor, the exit writes, the
+ * API's start, stop and write, fork handlers, thread registration), and a
+ * scry thread from its first instruction (scry__threads_mark_internal, or
+ * an enter that is never left). A block allocated inside and freed outside
+ * (or the reverse) is counted on one side only, and shows in the totals
+ * as a block too few (or too many): a thread that frees its start argument
+ * before it enters, or a dl call whose error message glibc keeps for the
+ * thread's next dl call, are such crossings.
+ *
  * Signal handlers enter and leave too, and may interrupt either function:
  * busy is raised before the state is saved and lowered after it is put
  * back, so a handler that lands in between sees busy > 0 and leaves the

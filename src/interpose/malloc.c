@@ -31,7 +31,9 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <malloc.h>
@@ -204,6 +206,121 @@ static void *same_object(const char *name, void *fallback)
 
 extern void *scry__malloc_self(size_t) __attribute__((alias("malloc"), visibility("hidden"), malloc, nothrow, leaf, alloc_size(1)));
 
+/* ---- Who owns malloc --------------------------------------------------- */
+
+/* The program's malloc calls reach scry only when libscry.so defines the
+ * first malloc in lookup order. dlsym(RTLD_DEFAULT) answers with that
+ * definition, except in a non-PIE executable that takes malloc's address
+ * (Debian's python3): there the answer is the executable's canonical PLT
+ * entry, an undefined symbol with an address, whose calls go on to the
+ * first definition after it. So an undefined symbol is not an allocator:
+ * call through it once and see whether the call arrives here. */
+
+static void *(*probe_next)(size_t);
+/* Initial-exec, as all of the interposer's TLS: the general model's
+ * __tls_get_addr may allocate, and sanitizers intercept it. */
+static __thread int probing __attribute__((tls_model("initial-exec")));
+static __thread int probe_arrived __attribute__((tls_model("initial-exec")));
+
+/* next.malloc during the probe. On the probing thread the call came
+ * through scry's malloc: say so and allocate nothing (malloc's paths count
+ * nothing for NULL). Other threads are served as usual. */
+static void *probe_malloc(size_t n)
+{
+    if (probing) {
+        probe_arrived = 1;
+        return NULL;
+    }
+    return probe_next(n);
+}
+
+/* 1 when a call through f (the program's malloc) reaches scry's malloc. */
+static int reaches_scry(void *(*f)(size_t))
+{
+    int saved = errno;
+    probe_next = next.malloc;
+    __atomic_thread_fence(__ATOMIC_RELEASE); /* other threads may call it at once */
+    next.malloc = probe_malloc;
+    probing = 1;
+    probe_arrived = 0;
+    void *p = f(1);
+    probing = 0;
+    next.malloc = probe_next;
+    if (p) { /* another allocator made it: its free, as the program's */
+        void (*f_free)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "free");
+        if (f_free) f_free(p);
+    }
+    errno = saved;
+    return probe_arrived;
+}
+
+static void set_owner(const char *name)
+{
+    size_t len = strlen(name);
+    if (len >= sizeof shadowed_by) len = sizeof shadowed_by - 1;
+    memcpy(shadowed_by, name, len);
+    shadowed_by[len] = 0;
+}
+
+/* The objects before libscry.so in load order (what was preloaded before
+ * it; the executable's malloc is the PLT entry), for naming the allocator
+ * behind that entry. */
+typedef struct {
+    const char *names[32];
+    int n, done;
+    uintptr_t self;
+} before_t;
+
+static int collect_before(struct dl_phdr_info *i, size_t size, void *arg)
+{
+    (void)size;
+    before_t *b = arg;
+    if (b->done) return 0;
+    if ((uintptr_t)i->dlpi_addr == b->self)
+        b->done = 1;
+    else if (i->dlpi_name && i->dlpi_name[0] && b->n < 32)
+        b->names[b->n++] = i->dlpi_name;
+    return 0;
+}
+
+/* The first object before libscry.so that defines malloc itself. */
+static const char *first_definer(void)
+{
+    Dl_info self;
+    before_t b = {.n = 0};
+    if (!dladdr((void *)resolve, &self)) return NULL;
+    b.self = (uintptr_t)self.dli_fbase;
+    dl_iterate_phdr(collect_before, &b); /* dlopen below: not under its lock */
+    for (int k = 0; k < b.n; k++) {
+        void *h = dlopen(b.names[k], RTLD_NOLOAD | RTLD_LAZY);
+        if (!h) continue;
+        void *f = dlsym(h, "malloc"); /* the object first, then its dependencies */
+        Dl_info info;
+        int own = f && dladdr(f, &info) && info.dli_fname && !strcmp(info.dli_fname, b.names[k]);
+        dlclose(h);
+        if (own) return b.names[k];
+    }
+    return NULL;
+}
+
+/* Sets shadowed_by when the program's malloc calls do not reach scry. */
+static void find_owner(void)
+{
+    /* Our own definition, compared through its hidden alias. */
+    void *first = dlsym(RTLD_DEFAULT, "malloc");
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (!first || first == (void *)scry__malloc_self) return;
+    if (!dladdr1(first, &info, (void **)&sym, RTLD_DL_SYMENT) || !info.dli_fname) return;
+    if (!sym || sym->st_shndx != SHN_UNDEF) { /* a definition: another allocator */
+        set_owner(info.dli_fname);
+        return;
+    }
+    if (reaches_scry((void *(*)(size_t))first)) return; /* a PLT entry that leads here */
+    const char *owner = first_definer();
+    set_owner(owner ? owner : info.dli_fname);
+}
+
 static void resolve(void)
 {
     static _Atomic int done;
@@ -244,16 +361,7 @@ static void resolve(void)
         base = base ? base + 1 : info.dli_fname;
         next_is_glibc = !strncmp(base, "libc.so", 7);
     }
-    /* Does the program's malloc reach us at all? (`malloc` here would be
-     * whatever the program's malloc resolves to: compare with our own
-     * definition, through its hidden alias.) */
-    void *first = dlsym(RTLD_DEFAULT, "malloc");
-    if (first && first != (void *)scry__malloc_self && dladdr(first, &info) && info.dli_fname) {
-        size_t len = strlen(info.dli_fname);
-        if (len >= sizeof shadowed_by) len = sizeof shadowed_by - 1;
-        memcpy(shadowed_by, info.dli_fname, len);
-        shadowed_by[len] = 0;
-    }
+    find_owner();
 
     /* free() sends NULL and arena blocks to its slow path through the
      * filter, which it reads anyway (see free). */
@@ -271,6 +379,12 @@ static void resolve(void)
     next.calloc = a.calloc;
     next.free = a.free;
     atomic_store_explicit(&done, 1, memory_order_release);
+    /* A lookup that failed (valloc in an allocator without it, the probe's
+     * dlopen of the vDSO) left its message with glibc until the thread's
+     * next dl call, maybe the program's: drop it now (see heap.c's
+     * find_new_ranges). */
+    while (dlerror() != NULL) {
+    }
 }
 
 const char *scry__malloc_shadowed_by(void)
@@ -301,24 +415,67 @@ static inline void count(uint64_t *field, uint64_t add)
     __atomic_store_n(field, *field + add, __ATOMIC_RELAXED);
 }
 
-static void countdown_ran_out(scry__heap_tls_t *t, void *p, size_t n, uintptr_t caller)
+/* Exact totals of threads whose TLS destructor has run (heap.c folds their
+ * own counters then): what later destructors and glibc's thread exit (a
+ * detached thread's DTV) allocate and free. Rare: atomics. */
+_Atomic uint64_t scry__heap_late[4];
+
+/* Off the fast paths, whether the thread's blocks are counted here (1), in
+ * scry__heap_late (2), or not at all (0): before scry's constructor (the
+ * loader and the constructors of the libraries loaded with scry: GnuTLS,
+ * p11-kit, ... make about 1300 allocations there) and while the thread
+ * runs scry's own code (diverted, core/busy.h). Both keep the countdown
+ * below zero, so that every block of theirs comes here. */
+static inline int counted(const scry__heap_tls_t *t)
 {
-    if (LIKELY(atomic_load_explicit(&ready, memory_order_relaxed)))
-        scry__heap_sampled_alloc(p, n, caller, next_is_glibc);
-    else
-        t->countdown = 64 * 1024; /* before the constructor: count only */
+    if (UNLIKELY(!atomic_load_explicit(&ready, memory_order_relaxed))) return 0;
+    if (UNLIKELY(t->state >= SCRY__HEAP_EXITED)) return t->state == SCRY__HEAP_EXITED ? 2 : 0;
+    return 1;
 }
 
-/* note_alloc's slow path: the countdown ran out, or the thread runs scry's
- * own code (diverted, core/busy.h), whose blocks are not the program's. */
+static void count_late(int field, uint64_t add)
+{
+    atomic_fetch_add_explicit(&scry__heap_late[field], add, memory_order_relaxed);
+}
+
+/* A new block, off the fast paths (p != NULL); the countdown was charged. */
+static void note_alloc_counted(scry__heap_tls_t *t, void *p, size_t n, uintptr_t caller)
+{
+    switch (counted(t)) {
+    case 0: /* not the program's */
+        return;
+    case 2: /* after the thread's TLS destructor: counted, never sampled */
+        count_late(0, 1);
+        count_late(1, usable(p));
+        return;
+    }
+    count(&t->alloc_objects, 1);
+    count(&t->alloc_bytes, usable(p));
+    if (t->countdown <= 0) scry__heap_sampled_alloc(p, n, caller, next_is_glibc);
+    if (n >= scry__trace_alloc_min) scry__trace_alloc(n, p, caller);
+}
+
+/* A freed block of `size` usable bytes, off the fast paths. */
+static void note_free_counted(scry__heap_tls_t *t, uint64_t size)
+{
+    switch (counted(t)) {
+    case 0:
+        return;
+    case 2:
+        count_late(2, 1);
+        count_late(3, size);
+        return;
+    }
+    count(&t->free_objects, 1);
+    count(&t->free_bytes, size);
+}
+
+/* note_alloc's slow path: the countdown ran out, or the thread's blocks
+ * are not counted in its TLS (see counted()). */
 __attribute__((noinline)) static void note_alloc_slow(scry__heap_tls_t *t, void *p, size_t n,
                                                       uintptr_t caller)
 {
-    if (t->state == SCRY__HEAP_DIVERTED) return;
-    count(&t->alloc_objects, 1);
-    count(&t->alloc_bytes, usable(p));
-    countdown_ran_out(t, p, n, caller);
-    if (n >= scry__trace_alloc_min) scry__trace_alloc(n, p, caller);
+    note_alloc_counted(t, p, n, caller);
 }
 
 /* Counts a new block and samples it when the countdown runs out. */
@@ -342,12 +499,7 @@ static inline void note_alloc(void *p, size_t n, uintptr_t caller)
 __attribute__((noinline)) static void *malloc_slow(size_t n, uintptr_t caller)
 {
     void *p = next.malloc(n);
-    scry__heap_tls_t *t = &scry__heap_tls;
-    if (UNLIKELY(!p) || t->state == SCRY__HEAP_DIVERTED) return p; /* scry's own: not counted */
-    count(&t->alloc_objects, 1);
-    count(&t->alloc_bytes, usable(p));
-    if (t->countdown <= 0) countdown_ran_out(t, p, n, caller);
-    if (n >= scry__trace_alloc_min) scry__trace_alloc(n, p, caller);
+    if (LIKELY(p != NULL)) note_alloc_counted(&scry__heap_tls, p, n, caller);
     return p;
 }
 
@@ -383,10 +535,7 @@ __attribute__((noinline)) static void free_slow(void *p)
     if (!p || in_arena(p)) return;
     int saved = errno;
     scry__heap_tls_t *t = &scry__heap_tls;
-    if (t->state != SCRY__HEAP_DIVERTED) { /* scry's own frees are not counted */
-        count(&t->free_objects, 1);
-        count(&t->free_bytes, usable(p));
-    }
+    note_free_counted(t, usable(p));
     if ((scry__heap_maybe_sampled(p) || t->state == 0) && atomic_load_explicit(&ready, memory_order_relaxed))
         scry__heap_sampled_free(p, next_is_glibc);
     next.free(p);
@@ -438,11 +587,7 @@ static void *realloc_from(void *p, size_t n, uintptr_t caller)
         return NULL;
     }
     if (token) scry__heap_detach_commit(token);
-    scry__heap_tls_t *t = &scry__heap_tls;
-    if (t->state != SCRY__HEAP_DIVERTED) {
-        count(&t->free_objects, 1);
-        count(&t->free_bytes, old);
-    }
+    note_free_counted(&scry__heap_tls, old);
     note_alloc(q, n, caller); /* NULL: realloc(p, 0) freed p */
     return q;
 }

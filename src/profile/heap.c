@@ -122,7 +122,18 @@ static void on_thread_exit(void *arg)
         reg_free_list = r;
     }
     pthread_mutex_unlock(&reg_lock);
+    /* From here on both slow paths count into scry__heap_late (malloc.c):
+     * glibc frees a detached thread's DTV after this, and later TLS
+     * destructors may allocate and free. A thread that ends inside scry's
+     * code (diverted) gets the state back when it leaves. */
+    if (t->state == SCRY__HEAP_DIVERTED) {
+        t->saved_state = SCRY__HEAP_EXITED;
+        t->saved_countdown = INT64_MIN / 2;
+        return;
+    }
     t->state = SCRY__HEAP_EXITED;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->countdown = INT64_MIN / 2;
 }
 
 static void make_key(void)
@@ -160,6 +171,10 @@ void scry__heap_totals(scry__heap_totals_t *out)
 {
     pthread_mutex_lock(&reg_lock);
     *out = exited;
+    out->alloc_objects += atomic_load_explicit(&scry__heap_late[0], memory_order_relaxed);
+    out->alloc_bytes += atomic_load_explicit(&scry__heap_late[1], memory_order_relaxed);
+    out->free_objects += atomic_load_explicit(&scry__heap_late[2], memory_order_relaxed);
+    out->free_bytes += atomic_load_explicit(&scry__heap_late[3], memory_order_relaxed);
     for (reg_t *r = reg_live; r; r = r->next) {
         out->alloc_objects += load(&r->tls->alloc_objects);
         out->alloc_bytes += load(&r->tls->alloc_bytes);
@@ -448,6 +463,12 @@ static void find_new_ranges(void)
         Dl_info info;
         if (f && dladdr(f, &info) && info.dli_fbase != self.dli_fbase) add_symbol_range(f);
         add_symbol_range(dlsym(RTLD_NEXT, names[i]));
+    }
+    /* Without libstdc++ the lookups fail, and glibc keeps the message (two
+     * blocks) until the thread's next dl call, which may be the program's:
+     * freed there, scry's blocks would count as the program's frees. Read
+     * and drop it here, in scry's code (the second call frees it). */
+    while (dlerror() != NULL) {
     }
 }
 

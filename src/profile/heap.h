@@ -55,24 +55,42 @@ enum {
 
 extern __thread scry__heap_tls_t scry__heap_tls __attribute__((tls_model("initial-exec")));
 
+/* Counted for threads past their TLS destructor (state EXITED), in the
+ * order of scry__heap_totals_t's fields. Defined in malloc.c. */
+extern _Atomic uint64_t scry__heap_late[4];
+
 /* The thread enters scry's code (core/busy.h): its allocations and frees
  * are not the program's. A countdown far below zero sends malloc to its slow
- * path, a state other than 1 sends free to its own. */
+ * path, a state other than 1 sends free to its own, and the slow paths
+ * count nothing in state DIVERTED (interpose/malloc.c). It would take 2^62
+ * bytes allocated while diverted to bring the countdown back above zero.
+ *
+ * A program's signal handler that allocates may land between any two of
+ * these stores. The state changes first, both ways: were the countdown
+ * lowered first, such a handler's block would take the slow path while the
+ * state still said "the program's", be counted there and draw a fresh
+ * countdown above zero, and the rest of scry's code would then be counted
+ * on the fast path. Blocks a handler allocates or frees while the state
+ * says DIVERTED are not counted. */
 static inline void scry__heap_divert(void)
 {
     scry__heap_tls_t *t = &scry__heap_tls;
     t->saved_countdown = t->countdown;
     t->saved_state = t->state;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    t->countdown = INT64_MIN / 2;
     t->state = SCRY__HEAP_DIVERTED;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->countdown = INT64_MIN / 2;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
 static inline void scry__heap_undivert(void)
 {
     scry__heap_tls_t *t = &scry__heap_tls;
-    t->countdown = t->saved_countdown;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     t->state = t->saved_state;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->countdown = t->saved_countdown;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 

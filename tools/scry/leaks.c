@@ -83,11 +83,21 @@ static void print_totals(const scry_pprof_t *p, FILE *out)
         char a[32], f[32], u[32];
         human(a, sizeof a, (double)ab);
         human(f, sizeof f, (double)fb);
-        human(u, sizeof u, ab >= fb ? (double)(ab - fb) : 0);
-        fprintf(out,
-                "scry: heap totals (exact): allocated %s in %llu blocks, freed %s in %llu blocks, "
-                "%s in %llu blocks still allocated\n",
-                a, ao, f, fo, u, ao >= fo ? ao - fo : 0);
+        if (ao >= fo) {
+            human(u, sizeof u, ab >= fb ? (double)(ab - fb) : 0);
+            fprintf(out,
+                    "scry: heap totals (exact): allocated %s in %llu blocks, freed %s in %llu "
+                    "blocks, %s in %llu blocks still allocated\n",
+                    a, ao, f, fo, u, ao - fo);
+        } else {
+            /* Not clamped to 0: frees scry saw without their allocation
+             * (docs/heap.md, "What is the program's" and RTLD_DEEPBIND). */
+            fprintf(out,
+                    "scry: heap totals (exact): allocated %s in %llu blocks, freed %s in %llu "
+                    "blocks: %llu more freed than allocated (blocks allocated where scry could "
+                    "not count them, see docs/heap.md)\n",
+                    a, ao, f, fo, fo - ao);
+        }
         return;
     }
 }
