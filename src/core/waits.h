@@ -75,6 +75,15 @@ static inline int64_t scry__coarse_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The thread's half of the handshake, when a stack request is on its way
+ * as it enters a wait that the request's signal would cut short: returns
+ * once the signal has landed, or it cannot land (the thread blocks it) or
+ * has not come for WAIT_GIVE_UP_MS (waits.c), taking the request off the
+ * record then. The request lands in this function, in libscry.so: its stack
+ * is the interposer's caller's, the stack the wait publishes, and never a
+ * frame of the handshake itself (waits.c says why that matters). */
+void scry__wait_let_land(scry__thread_t *r);
+
 /* Called by the thread about to wait. Returns its record for leave(), or
  * NULL (a thread scry has not registered, or scry's own work). Always
  * inlined, at -O0 too: the registers it publishes must be those of the
@@ -107,10 +116,10 @@ __attribute__((always_inline)) static inline scry__thread_t *scry__wait_enter(in
     /* Against a stack request racing us (Dekker): we publish "in a wait",
      * then look for a signal on its way; the requester sets signal_coming,
      * then looks at gen. One of the two sees the other. If one is coming,
-     * let it land here, before the wait it would cut short. */
+     * let it land before the wait it would cut short. */
     atomic_store_explicit(&r->wait.gen, g + 1, memory_order_seq_cst);
-    for (int i = 0; atomic_load_explicit(&r->signal_coming, memory_order_seq_cst) && i < 1000; i++)
-        sched_yield();
+    if (__builtin_expect(atomic_load_explicit(&r->signal_coming, memory_order_seq_cst), 0))
+        scry__wait_let_land(r);
     return r;
 }
 

@@ -2,7 +2,8 @@
  * pprof.c - builds and writes a pprof profile; see pprof.h.
  *
  * Samples are kept as given until write time. Writing then: snapshots the
- * mappings and symbolizes (symbolize.h), drops frames that lie in
+ * mappings and symbolizes (symbolize.h; "libfoo.so+0x1120" where nothing
+ * names the code), drops frames that lie in
  * libscry.so, interns one Location per distinct address, one Function per
  * (name, system name, file), and every string once, fills protobuf-c's
  * generated structs, packs them and deflates them with a gzip header.
@@ -387,6 +388,13 @@ static uint64_t location_id(build_t *b, scry__symbolizer_t *sym, uintptr_t addr)
     if (m >= 0) l->mapping_id = (uint64_t)m + 1;
     scry__frame_t fr[MAX_INLINE];
     int n = scry__symbolize(sym, addr, fr, MAX_INLINE);
+    if (n == 0 && m >= 0) {
+        /* Every location in a mapping has a function, so every mapping can
+         * say so (has_functions, below). */
+        fr[0] = (scry__frame_t){scry__symbolize_unnamed(sym, addr), NULL, NULL, 0};
+        fr[0].system_name = fr[0].name;
+        n = fr[0].name ? 1 : 0;
+    }
     /* Lines go in one array that may still move; l->line is pointed into it
      * once every location is known. */
     l->n_line = 0;
@@ -517,6 +525,14 @@ int scry__pprof_write_fd(scry__pprof_t *p, int fd)
         m->file_offset = smaps[i].offset;
         m->filename = str_id(&b.strs, smaps[i].path);
         m->build_id = str_id(&b.strs, smaps[i].build_id);
+        /* has_functions is what tells pprof that a mapping is symbolized:
+         * without it, `go tool pprof` tries the binary's file on its own
+         * machine and then asks the program's /debug/pprof/symbol for every
+         * location in it that has no line (internal/symbolizer,
+         * internal/symbolz). scry symbolized every location in the process,
+         * with the same files, and named what nothing names by its place in
+         * its file: nothing is left to ask. (-symbolize=force still makes
+         * pprof try its own local files.) */
         int f = b.map_used_flags[i];
         m->has_functions = (f & 1) != 0;
         m->has_filenames = (f & 2) != 0;

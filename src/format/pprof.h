@@ -6,7 +6,11 @@
  * builder interns locations, symbolizes every address inside this process
  * (functions, files, lines and inlined frames, through libdw) and records
  * the mappings of /proc/self/maps with their GNU build IDs, so the file is
- * self-contained. Frames that lie in libscry.so itself are dropped.
+ * self-contained: code that nothing names (a stripped library's static
+ * functions) is named by its place in its file, "libfoo.so+0x1139", and
+ * every mapping is marked symbolized, so pprof never asks the program to
+ * symbolize (/debug/pprof/symbol). Frames that lie in libscry.so itself are
+ * dropped.
  *
  * Stack convention: frames[0] is the leaf. Every address is symbolized as it
  * is: the unwinder has already moved return addresses back into their call

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
+#include <gelf.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,6 +405,83 @@ int scry__symbolize(scry__symbolizer_t *s, uintptr_t addr, scry__frame_t *out, i
         n = out[0].name ? 1 : 0;
     }
     return n;
+}
+
+/* The start of the function holding vaddr (an address of the module's
+ * ELF file), from the search table of .eh_frame_hdr, which strip keeps and
+ * every object gcc or clang links has: the largest FDE start at or below
+ * vaddr, when an FDE covers vaddr (libdw's CFI says). 0 when unknown. Only
+ * the table layout GNU ld and lld write is read (pcrel sdata4 .eh_frame
+ * pointer, udata4 count, datarel sdata4 entries). */
+static uintptr_t fde_start(Dwfl_Module *mod, uintptr_t vaddr)
+{
+    Dwarf_Addr bias;
+    Dwarf_CFI *cfi = dwfl_module_eh_cfi(mod, &bias);
+    Dwarf_Frame *frame = NULL;
+    if (!cfi || dwarf_cfi_addrframe(cfi, vaddr, &frame) != 0) return 0;
+    free(frame);
+    /* The file's image as libelf holds it (mapped, or read once), rather
+     * than elf_getdata_rawchunk, which copies the table at every call. */
+    Elf *elf = dwfl_module_getelf(mod, &bias);
+    size_t nph, size;
+    const unsigned char *raw = elf ? (const unsigned char *)elf_rawfile(elf, &size) : NULL;
+    if (!raw || elf_getphdrnum(elf, &nph) != 0) return 0;
+    for (size_t i = 0; i < nph; i++) {
+        GElf_Phdr ph;
+        if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_GNU_EH_FRAME) continue;
+        if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset || ph.p_filesz < 12) return 0;
+        const unsigned char *h = raw + ph.p_offset;
+        if (h[0] != 1 || h[1] != 0x1b || h[2] != 0x03 || h[3] != 0x3b) return 0;
+        uint32_t n;
+        memcpy(&n, h + 8, 4);
+        if (n == 0 || (ph.p_filesz - 12) / 8 < n) return 0;
+        /* Entries: (start, FDE), each relative to the table's own address,
+         * sorted by start. */
+        uint32_t lo = 0, hi = n - 1;
+        int32_t rel;
+        memcpy(&rel, h + 12, 4);
+        if ((uintptr_t)((int64_t)ph.p_vaddr + rel) > vaddr) return 0;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo + 1) / 2;
+            memcpy(&rel, h + 12 + 8 * (size_t)mid, 4);
+            if ((uintptr_t)((int64_t)ph.p_vaddr + rel) <= vaddr)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        memcpy(&rel, h + 12 + 8 * (size_t)lo, 4);
+        return (uintptr_t)((int64_t)ph.p_vaddr + rel);
+    }
+    return 0;
+}
+
+const char *scry__symbolize_unnamed(scry__symbolizer_t *s, uintptr_t addr)
+{
+    int m = scry__symbolizer_find_mapping(s, addr);
+    if (m < 0) return NULL;
+    const scry__mapping_t *map = &s->maps[m];
+    Dwfl *dwfl = s->dwfl;
+    uint32_t ci;
+    uintptr_t real = addr;
+    if (scry__codelog_untag(addr, &ci, &real) == 0 && ci < s->ncode && s->code_live[ci] < 0)
+        dwfl = code_dwfl(s, ci);
+    /* The ELF file's own address: the load bias off, which libdw knows;
+     * without it, the offset in the file (the same for the code of shared
+     * objects and executables as linkers lay them out). Then the start of
+     * its function, so that a function is one name, as nm would list it. */
+    uintptr_t in_file = real - map->start + map->offset;
+    Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, real) : NULL;
+    GElf_Addr bias;
+    if (mod && dwfl_module_getelf(mod, &bias)) {
+        in_file = real - (uintptr_t)bias;
+        uintptr_t start = fde_start(mod, in_file);
+        if (start) in_file = start;
+    }
+    const char *base = strrchr(map->path, '/');
+    base = base && base[1] ? base + 1 : map->path;
+    char *name;
+    if (asprintf(&name, "%s+0x%lx", base, (unsigned long)in_file) < 0) return NULL;
+    return keep(s, name);
 }
 
 /* ---- the shared symbolizer ----

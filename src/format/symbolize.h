@@ -59,4 +59,12 @@ uintptr_t scry__symbolizer_address(scry__symbolizer_t *s, uintptr_t addr);
  * nothing is known), at most max. */
 int scry__symbolize(scry__symbolizer_t *s, uintptr_t addr, scry__frame_t *out, int max);
 
+/* A name for code that neither DWARF nor a symbol table names (a stripped
+ * library's static function): its object's file name and the address of
+ * its function in that file, as nm, objdump and addr2line count addresses,
+ * "libfoo.so+0x1120". The function's start is its FDE's (.eh_frame, which
+ * strip keeps); without one, the address itself. NULL when addr lies in no
+ * mapping. */
+const char *scry__symbolize_unnamed(scry__symbolizer_t *s, uintptr_t addr);
+
 #endif

@@ -13,6 +13,10 @@
  *   /goroutine /threads    a snapshot of every thread: ?debug=0 pprof,
  *                          1 grouped by stack, 2 every thread (Go's texts)
  *   /cmdline               the command line, arguments separated by NUL
+ *   /symbol                addresses to function names, as Go's (pprof asks
+ *                          it for locations it cannot name); GET here, POST
+ *                          and GET with a query through
+ *                          scry__debug_pprof_symbol
  *   /trace?seconds=N       a runtime trace (Perfetto format) of the next N s
  *                          (default 1, as Go); 409 while another is written
  *
@@ -28,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +42,7 @@
 
 #include "core/profile_names.h"
 #include "format/pprof.h"
+#include "format/symbolize.h"
 #include "core/threads.h"
 #include "profile/profile.h"
 #include "profile/threads.h"
@@ -271,6 +277,57 @@ static void cmdline(scry__reply_t *r)
     r->fd = fd;
 }
 
+/* One address of a /symbol request: a word of C's notation for a whole
+ * number (0x hex, as pprof sends them), as Go's ParseUint(word, 0, 64);
+ * 0 for anything else, which is skipped, as Go skips it. */
+static uintptr_t address(const char *w, size_t n)
+{
+    char buf[32];
+    if (n == 0 || n >= sizeof buf) return 0;
+    memcpy(buf, w, n);
+    buf[n] = 0;
+    char *end;
+    errno = 0;
+    unsigned long long a = strtoull(buf, &end, 0);
+    return *end || errno || buf[0] == '-' || a > UINTPTR_MAX ? 0 : (uintptr_t)a;
+}
+
+void scry__debug_pprof_symbol(const char *addrs, size_t len, scry__reply_t *r)
+{
+    int fd = memfd(r);
+    if (fd < 0) return;
+    FILE *f = fdopen(dup(fd), "w");
+    if (!f) {
+        close(fd);
+        text(r, 500, "scry: cannot write the symbols\n");
+        return;
+    }
+    /* pprof only asks whether this is 0 (no symbols at all); Go says 1. */
+    fputs("num_symbols: 1\n", f);
+    scry__symbolizer_t *sym = len ? scry__symbolizer_acquire() : NULL;
+    for (size_t i = 0, j; sym && i < len; i = j + 1) {
+        for (j = i; j < len && !strchr("+& \t\r\n", addrs[j]); j++) {
+        }
+        uintptr_t a = address(addrs + i, j - i);
+        if (!a) continue;
+        /* The innermost function, as Go's FuncForPC; named as scry's
+         * profiles name it where nothing else does. */
+        scry__frame_t fr[32];
+        const char *name = scry__symbolize(sym, a, fr, 32) > 0 ? fr[0].name : NULL;
+        if (!name) name = scry__symbolize_unnamed(sym, a);
+        if (name) fprintf(f, "%#lx %s\n", (unsigned long)a, name);
+    }
+    scry__symbolizer_release(sym);
+    if (fclose(f) != 0) {
+        close(fd);
+        text(r, 500, "scry: cannot write the symbols\n");
+        return;
+    }
+    r->status = 200;
+    r->content_type = "text/plain; charset=utf-8";
+    r->fd = fd;
+}
+
 static const struct {
     const char *path, *what;
 } index_rows[] = {
@@ -361,6 +418,8 @@ void scry__debug_pprof(const char *path, scry__get_fn get, void *conn, scry__rep
         cmdline(r);
     else if (!strcmp(path, "trace"))
         trace(get, conn, r);
+    else if (!strcmp(path, "symbol"))
+        scry__debug_pprof_symbol(NULL, 0, r);
     else
         text(r, 404, "scry: unknown profile '%.64s'; see /debug/pprof/\n", path);
 }

@@ -25,6 +25,18 @@
  * and state do not change, and are added to the profile's table when they
  * do, when the thread exits, and when the profile is written.
  *
+ * Keeping the rate. A tick waits for answers only until a quarter period
+ * after the next tick is due, so a slow answer (a thread waiting for a CPU
+ * on a busy machine) never makes the next tick late. A thread that did not
+ * answer is credited its last stack, off-cpu; one that has never answered
+ * yet owes the time to its first stack (wall.stack 0 with owed time: the
+ * first stack it gives takes it, or the empty stack if it ends first).
+ * Threads that block everything take the request signal like any other
+ * (interpose/sigmask.c); one that blocks it by name, or by a raw system
+ * call, cannot answer: found by its SigBlk when it does not, it is not
+ * asked again for DEAF_RECHECK_NS, and meanwhile credited its last stack
+ * (a published wait's) on or off CPU as its CPU clock says, and counted.
+ *
  * Locks: ctl (start/stop/fork) -> stacks request lock -> threads lock ->
  * data -> stacktab.
  */
@@ -39,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/home.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/stacks.h"
@@ -48,14 +61,19 @@
 #include "core/waits.h"
 #include "format/pprof.h"
 #include "interpose/pthread.h"
+#include "interpose/signal.h"
 #include "profile/profile.h"
 #include "scry.h"
 
 /* CPU a thread may use between two ticks and still count as not having run
  * (returning from the last sample's handler costs a few microseconds). */
 #define IDLE_CPU_NS 50000
-/* How long a tick waits for signalled threads. */
+/* How long a tick waits for signalled threads, at most; at least
+ * ANSWER_MIN_NS even when the tick is late already. */
 #define ANSWER_TIMEOUT_NS 20000000
+#define ANSWER_MIN_NS 200000
+/* How long a thread that blocks the request signal is left unasked. */
+#define DEAF_RECHECK_NS 1000000000
 
 static pthread_mutex_t ctl = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t data = PTHREAD_MUTEX_INITIALIZER;
@@ -73,6 +91,7 @@ static int64_t (*vals)[2][2];
 static uint32_t vals_cap;
 static uint64_t drops; /* stack table full, out of memory */
 static uint64_t ticks, late_ticks, signals_sent, unanswered;
+static uint64_t deaf_samples;  /* credited without asking: the thread blocks the signal */
 static int64_t sampler_cpu_ns; /* the sampler's own CPU time */
 static uint32_t empty_stack;   /* id + 1 of the stack with no frames */
 
@@ -111,12 +130,14 @@ static void add(uint32_t stack1, int on_cpu, int64_t n, int64_t ns)
     vals[id][on_cpu][1] += ns;
 }
 
-/* Threads lock held. */
+/* Threads lock held. Time owed by a thread that never gave a stack goes
+ * to the empty stack. */
 static void flush(scry__thread_t *t)
 {
     if (!t->wall.owed_n) return;
     pthread_mutex_lock(&data);
-    add(t->wall.stack, t->wall.on_cpu, t->wall.owed_n, t->wall.owed_ns);
+    add(t->wall.stack ? t->wall.stack : empty_stack, t->wall.on_cpu, t->wall.owed_n,
+        t->wall.owed_ns);
     pthread_mutex_unlock(&data);
     t->wall.owed_n = t->wall.owed_ns = 0;
 }
@@ -126,12 +147,71 @@ static void owe(scry__thread_t *t, uint32_t stack1, int on_cpu, int64_t ns)
 {
     if (!stack1) return;
     if (t->wall.stack != stack1 || t->wall.on_cpu != on_cpu) {
-        flush(t);
+        if (t->wall.stack) flush(t); /* else its first stack takes what it owes */
         t->wall.stack = stack1;
         t->wall.on_cpu = on_cpu;
     }
     t->wall.owed_n++;
     t->wall.owed_ns += ns;
+}
+
+/* Threads lock held: credit ns to t's last stack, in state on_cpu; a
+ * thread with no stack yet owes it to its first. */
+static void owe_last(scry__thread_t *t, int on_cpu, int64_t ns)
+{
+    if (t->wall.stack) {
+        owe(t, t->wall.stack, on_cpu, ns);
+        return;
+    }
+    t->wall.owed_n++;
+    t->wall.owed_ns += ns;
+}
+
+/* Threads that block the request signal (see the top): not asked until
+ * `until`; entries [0, ndeaf) in use, so that a tick with none costs
+ * nothing. Threads lock. A full table only means more of them are asked. */
+#define DEAF_MAX 64
+static struct {
+    pid_t tid;
+    int64_t until;
+} deaf[DEAF_MAX];
+static int ndeaf;
+
+/* Threads lock held. */
+static int is_deaf(pid_t tid, int64_t now)
+{
+    for (int i = 0; i < ndeaf; i++)
+        if (deaf[i].tid == tid) return deaf[i].until > now;
+    return 0;
+}
+
+/* Threads lock held: t did not answer; if it blocks the request signal,
+ * leave it unasked for a while. */
+static void check_deaf(const scry__thread_t *t, int64_t now)
+{
+    uint64_t blocked;
+    if (scry__sigmask_of_thread(t->tid, &blocked) < 0 ||
+        !(blocked >> (SCRY__STACKS_SIGNAL - 1) & 1))
+        return;
+    int at = -1;
+    for (int i = 0; i < ndeaf; i++) {
+        if (deaf[i].tid == t->tid) {
+            at = i;
+            break;
+        }
+        if (at < 0 && deaf[i].until <= now) at = i; /* expired: reused */
+    }
+    if (at < 0 && ndeaf < DEAF_MAX) at = ndeaf++;
+    if (at < 0) return;
+    deaf[at].tid = t->tid;
+    deaf[at].until = now + DEAF_RECHECK_NS;
+}
+
+/* Threads lock held: t is leaving. */
+static void forget_deaf(pid_t tid)
+{
+    for (int i = 0; i < ndeaf; i++)
+        if (deaf[i].tid == tid) deaf[i] = deaf[--ndeaf];
 }
 
 static uint32_t intern(const uintptr_t *f, uint32_t n)
@@ -150,9 +230,13 @@ static uint32_t intern(const uintptr_t *f, uint32_t n)
 static scry__thread_t **asked;
 static int asked_cap;
 
-static void tick(int64_t elapsed)
+/* One tick: elapsed since the last; answers are waited for until
+ * answer_by (CLOCK_MONOTONIC). */
+static void tick(int64_t elapsed, int64_t answer_by)
 {
     uintptr_t frames[SCRY__WAIT_FRAMES];
+    int64_t now = clock_ns(CLOCK_MONOTONIC);
+    uint64_t unasked = 0;
     scry__stacks_lock();
     scry__threads_lock();
     int n;
@@ -169,7 +253,9 @@ static void tick(int64_t elapsed)
         scry__stacks_unlock();
         return;
     }
-    int k = 0;
+    int k = 0, any_deaf = 0;
+    for (int i = 0; i < ndeaf && !any_deaf; i++)
+        any_deaf = deaf[i].until > now;
     for (int i = 0; i < n; i++) {
         scry__thread_t *t = all[i];
         if (i + 8 < n) __builtin_prefetch(all[i + 8], 1); /* idle threads: all misses */
@@ -206,6 +292,14 @@ static void tick(int64_t elapsed)
                 continue;
             }
         }
+        if (any_deaf && is_deaf(t->tid, now)) {
+            int64_t cpu = clock_ns(thread_clock(t->tid));
+            int on_cpu = cpu - t->wall.cpu_ns >= elapsed / 2;
+            t->wall.cpu_ns = cpu;
+            owe_last(t, on_cpu, elapsed);
+            unasked++;
+            continue;
+        }
         int rc = scry__stacks_ask(k, t->tid, rec);
         if (rc == 0) {
             asked[k++] = t;
@@ -216,20 +310,28 @@ static void tick(int64_t elapsed)
         if (rc == -EAGAIN) owe(t, t->wall.stack ? t->wall.stack : empty_stack, 0, elapsed);
     }
     uint64_t sent = (uint64_t)k;
-    int missing = scry__stacks_wait(ANSWER_TIMEOUT_NS);
+    int64_t wait = answer_by - clock_ns(CLOCK_MONOTONIC);
+    if (wait < ANSWER_MIN_NS) wait = ANSWER_MIN_NS;
+    if (wait > ANSWER_TIMEOUT_NS) wait = ANSWER_TIMEOUT_NS;
+    int missing = k ? scry__stacks_wait(wait) : 0;
     for (int i = 0; i < k; i++) {
         scry__thread_t *t = asked[i];
         const scry__stack_slot_t *s = scry__stacks_answer(i);
         if (!s) {
-            owe(t, t->wall.stack ? t->wall.stack : empty_stack, 0, elapsed);
+            owe_last(t, 0, elapsed);
+            check_deaf(t, now);
             continue;
         }
         /* The wait generation the handler saw with the stack it took: the
-         * thread may have entered a wait since. */
+         * thread may have entered a wait since. A wait a signal would cut
+         * short has it land at its entry, in the handshake (core/waits.c),
+         * before it blocks: a thread caught there was running when asked,
+         * which its CPU clock says, as for a published IO wait. */
         uint64_t g = t->foreign ? 0 : s->wait_gen;
+        int on_cpu = !s->in_syscall && (!(g & 1) || s->cpu_ns - t->wall.cpu_ns >= elapsed / 2);
         t->wall.gen = g;
         t->wall.cpu_ns = s->cpu_ns;
-        owe(t, intern(s->frames, s->nframes), !(g & 1) && !s->in_syscall, elapsed);
+        owe(t, intern(s->frames, s->nframes), on_cpu, elapsed);
     }
     scry__threads_unlock();
     scry__stacks_unlock();
@@ -237,6 +339,7 @@ static void tick(int64_t elapsed)
     ticks++;
     signals_sent += sent;
     unanswered += (uint64_t)missing;
+    deaf_samples += unasked;
     pthread_mutex_unlock(&data);
 }
 
@@ -250,14 +353,15 @@ static void *sampler_main(void *arg)
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
         if (!atomic_load(&active)) break;
         int64_t now = clock_ns(CLOCK_MONOTONIC);
-        tick(now - last);
-        last = now;
         next += period_ns;
-        if (next <= now) { /* the machine was too busy: skip, do not burst */
+        int late = next <= now;
+        if (late) next = now + period_ns; /* the machine was too busy: skip, do not burst */
+        tick(now - last, next + period_ns / 4);
+        last = now;
+        if (late) {
             pthread_mutex_lock(&data);
             late_ticks++;
             pthread_mutex_unlock(&data);
-            next = now + period_ns;
         }
     }
     int64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
@@ -270,6 +374,7 @@ static void *sampler_main(void *arg)
 static void leaving(scry__thread_t *t)
 {
     flush(t);
+    forget_deaf(t->tid);
 }
 
 static void joined(scry__thread_t *t)
@@ -281,11 +386,7 @@ static const scry__thread_hooks_t hooks = {joined, leaving};
 
 static int start_sampler(void)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = scry__real_pthread_create()(&sampler, NULL, sampler_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = scry__home_create(&sampler, sampler_main, NULL); /* all signals blocked */
     sampler_running = rc == 0;
     return -rc;
 }
@@ -294,7 +395,7 @@ static void reset_data(void)
 {
     pthread_mutex_lock(&data);
     if (vals) memset(vals, 0, vals_cap * sizeof *vals);
-    drops = ticks = late_ticks = signals_sent = unanswered = 0;
+    drops = ticks = late_ticks = signals_sent = unanswered = deaf_samples = 0;
     sampler_cpu_ns = 0;
     pthread_mutex_unlock(&data);
     scry__threads_lock();
@@ -302,6 +403,8 @@ static void reset_data(void)
     scry__thread_t *const *all = scry__threads_all(&n);
     for (int i = 0; i < n; i++)
         memset(&all[i]->wall, 0, sizeof all[i]->wall);
+    memset(deaf, 0, sizeof deaf);
+    ndeaf = 0;
     scry__threads_unlock();
 }
 
@@ -319,6 +422,7 @@ static int wall_start(void)
         once = 1;
     }
     if ((rc = scry__stacks_init(scry__config.unwind)) < 0) goto out;
+    scry__sigmask_keep(SCRY__STACKS_SIGNAL); /* threads that block everything answer */
     run_hz = hz_setting ? hz_setting : scry__config.wall_hz;
     period_ns = 1000000000 / run_hz;
     reset_data();
@@ -398,6 +502,7 @@ static int wall_write_fd(int fd)
         for (int s = 0; s < 2; s++)
             if (vals[i][s][0]) rows[n++] = (row_t){i, s, {vals[i][s][0], vals[i][s][1]}};
     uint64_t d = drops, tk = ticks, late = late_ticks, sent = signals_sent, lost = unanswered;
+    uint64_t deafs = deaf_samples;
     int64_t own = sampler_cpu_ns;
     pthread_mutex_unlock(&data);
     if (atomic_load(&active)) own = -1; /* still running: not summed yet */
@@ -421,6 +526,13 @@ static int wall_write_fd(int fd)
              (unsigned long long)tk, (unsigned long long)late, (unsigned long long)sent,
              (unsigned long long)lost, (unsigned long long)d);
     scry__pprof_add_comment(p, c);
+    if (deafs) {
+        snprintf(c, sizeof c,
+                 "%llu samples of threads that block SIGVTALRM by name or by a system call: "
+                 "not asked for a stack, credited their last known one (or none)",
+                 (unsigned long long)deafs);
+        scry__pprof_add_comment(p, c);
+    }
     if (own >= 0) {
         snprintf(c, sizeof c, "sampler thread CPU time: %.3f ms", (double)own / 1e6);
         scry__pprof_add_comment(p, c);

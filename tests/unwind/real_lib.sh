@@ -76,7 +76,13 @@ real_run() {
     "$@" >"$WORK/stdout" 2>"$WORK/stderr" || fail "$* under scry and perf failed: $(tail -5 "$WORK/stderr")"
   [ -s "$WORK/out/cpu.pb.gz" ] || fail "no profile: $(tail -5 "$WORK/stderr")"
   "$DUMP" "$WORK/out/cpu.pb.gz" >"$WORK/dump"
+  # Code nothing names is "file+0xSTART" in scry's profile (its function's
+  # start, from .eh_frame) and an address in perf's: both "[file]" here.
   awk -F' [|] ' '$1 ~ /^sample / { split(substr($1, 8), v, ","); f = $2; sub(/ [|].*$/, "", f)
+                                   n = split(f, fr, " ; "); f = ""
+                                   for (i = 1; i <= n; i++) {
+                                     if (fr[i] ~ /^[^ ]+\+0x[0-9a-f]+$/) { sub(/\+0x[0-9a-f]+$/, "", fr[i]); fr[i] = "[" fr[i] "]" }
+                                     f = f (i > 1 ? " ; " : "") fr[i] }
                                    print v[2] "\t" f }' \
     "$WORK/dump" >"$WORK/scry.folded"
   perf script -i "$WORK/perf.data" -F comm,tid,period,ip,sym,dso 2>/dev/null |
