@@ -26,6 +26,9 @@ if(SCRY_SANITIZE)
 endif()
 set_property(TEST threads_traceback APPEND PROPERTY ENVIRONMENT "SCRY_PRELOAD_FIRST=")
 scry_shell_test(threads_exec threads/exec.sh)
+# The threads profile at exit: the exiting thread as it called exit(), the
+# others as they are, with every unwinder.
+scry_shell_test(threads_exit_stack threads/exit_stack.sh pprof)
 # Every profile at once, heap included: a copy of threads_truth that the
 # sanitizer build leaves uninstrumented (its allocator would hide malloc from
 # scry, as in the heap tests).
@@ -39,3 +42,19 @@ endif()
 scry_shell_test(threads_all_profiles threads/all_profiles.sh)
 set_tests_properties(threads_all_profiles PROPERTIES RUN_SERIAL TRUE)
 set_property(TEST threads_all_profiles APPEND PROPERTY ENVIRONMENT "SCRY_PRELOAD_FIRST=")
+# The wall profile never charges scry's stack-request handshake to the
+# program: threads entering short waits at a high rate (core/waits.c).
+# In the sanitizer build the program is not instrumented and the sanitizer's
+# runtime is not preloaded: its interceptors of write and pthread_sigmask
+# would be frames of the program's stacks (libscry.so is instrumented).
+add_executable(handshake_truth threads/handshake_truth.c)
+target_compile_options(handshake_truth PRIVATE -O2 -g -fno-omit-frame-pointer)
+target_link_libraries(handshake_truth PRIVATE Threads::Threads)
+if(SCRY_SANITIZE)
+  target_compile_options(handshake_truth PRIVATE -fno-sanitize=all)
+  target_link_options(handshake_truth PRIVATE -fno-sanitize=all)
+endif()
+scry_shell_test(threads_wall_handshake threads/handshake.sh)
+set_property(TEST threads_wall_handshake APPEND PROPERTY ENVIRONMENT "SCRY_PRELOAD_FIRST=")
+# Four threads busy for 4 s: not beside the tests that measure time.
+set_tests_properties(threads_wall_handshake PROPERTIES RUN_SERIAL TRUE)

@@ -9,6 +9,20 @@
  * happens before the first signal, so a thread that answers writes only into
  * the pre-allocated slots of core/stacks.c.
  *
+ * The thread taking the snapshot is not signalled: it walks its own stack
+ * and keeps only the program's part of it. When that thread is the one
+ * running exit() (the profile written at exit, from scry's destructor), the
+ * part starts at the caller of libc's exit: the stack as it was when the
+ * program called exit(), or __libc_start_call_main when main returned,
+ * with state "exiting"; not exit's handlers, the loader's destructor loop
+ * and scry's writer, which run inside exit. Otherwise (scry_profile_write
+ * called by the program) it starts at the caller of scry's leaf-most run
+ * of frames. The walk uses the hybrid tables, or libunwind where the mode
+ * is fp: glibc keeps no frame pointers, so an fp walk from inside exit
+ * stops in the loader (_dl_call_fini) and never reaches the program. Only
+ * a registered thread walks itself (scry's own threads are not in the
+ * snapshot; a foreign one is signalled as any other).
+ *
  * The profile: one sample per thread, value 1 (threads/count), its stack,
  * and labels tid, thread_name, state, and for a wait scry's interposers
  * know, wait_object and wait_ns. Tools aggregate by stack; `scry threads`
@@ -18,13 +32,17 @@
 #include "core/unwind.h"
 #include "profile/threads.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnu/lib-names.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,10 +129,74 @@ void scry__tdump_free(scry__tdump_t *d)
     free(d);
 }
 
+/* libc's exit(), [exit_lo, exit_hi), both 0 when unknown. Found through
+ * libc's own handle: the address of exit as seen from here may be a non-PIE
+ * program's canonical PLT entry. Looked up once, when the profile starts
+ * (or at the first snapshot), not first thing inside exit. */
+static uintptr_t exit_lo, exit_hi;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void find_libc_exit(void)
+{
+    void *libc = dlopen(LIBC_SO, RTLD_LAZY | RTLD_NOLOAD);
+    void *fn = libc ? dlsym(libc, "exit") : NULL;
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (fn && dladdr1(fn, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_size) {
+        exit_lo = (uintptr_t)info.dli_saddr;
+        exit_hi = exit_lo + sym->st_size;
+    }
+    if (libc) dlclose(libc);
+}
+
+static int in_libscry(uintptr_t pc)
+{
+    Dl_info own, at;
+    return dladdr((void *)&in_libscry, &own) && dladdr((void *)pc, &at) &&
+           at.dli_fbase == own.dli_fbase;
+}
+
+/* The calling thread's own stack, the program's part of it (see the top of
+ * this file), into out; sets *exiting when the thread is inside exit(). */
+static uint32_t own_stack(uintptr_t *out, int *exiting)
+{
+    int mode =
+        scry__config.unwind == SCRY__UNWIND_FP ? SCRY__UNWIND_LIBUNWIND : scry__config.unwind;
+    uint32_t n = scry__unwind_here(mode, out, SCRY__MAX_FRAMES);
+    if (n == 0 && mode != SCRY__UNWIND_LIBUNWIND) /* no stack bounds for a hybrid walk */
+        n = scry__unwind_here(SCRY__UNWIND_LIBUNWIND, out, SCRY__MAX_FRAMES);
+    pthread_once(&exit_once, find_libc_exit);
+    /* From the root: the first call into exit (frames are return
+     * addresses minus one, so a call that ends exit's code is still inside
+     * it). Else the run of scry's frames at the leaf, this walk's callers
+     * up to scry_profile_write; not the outermost scry frame, as scry may
+     * also sit near the root (its pthread_create wraps the thread's start,
+     * below a sanitizer's). */
+    uint32_t cut = 0;
+    *exiting = 0;
+    for (uint32_t i = n; i-- > 0;) {
+        if (out[i] >= exit_lo && out[i] < exit_hi) {
+            cut = i + 1;
+            *exiting = 1;
+            break;
+        }
+    }
+    if (!*exiting)
+        while (cut < n && in_libscry(out[cut]))
+            cut++;
+    memmove(out, out + cut, (n - cut) * sizeof *out);
+    return n - cut;
+}
+
 scry__tdump_t *scry__tdump_take(pid_t skip)
 {
     if (scry__stacks_init(scry__config.unwind) < 0) return NULL;
     int64_t t0 = clock_ns(CLOCK_MONOTONIC);
+    /* Before any lock: libunwind's walk and dladdr take the loader's. */
+    pid_t me = scry__tls.rec ? (pid_t)syscall(SYS_gettid) : 0;
+    uintptr_t mine[SCRY__MAX_FRAMES];
+    int exiting = 0;
+    uint32_t nmine = me ? own_stack(mine, &exiting) : 0;
     scry__threads_scan(); /* threads scry did not see start */
     scry__tdump_t *d = calloc(1, sizeof *d);
     if (!d) return NULL;
@@ -145,6 +227,15 @@ scry__tdump_t *scry__tdump_take(pid_t skip)
         x->pause_ns = -1;
         x->state = "unknown";
         snprintf(x->name, sizeof x->name, "%s", t->name);
+        if (me && t->tid == me) {
+            x->state = exiting ? "exiting" : "running";
+            x->nframes = nmine;
+            memcpy(x->frames, mine, nmine * sizeof *x->frames);
+            if (!nmine) x->no_stack = "its own walk found no frame of the program";
+            d->own++;
+            recs[k++] = NULL;
+            continue;
+        }
         scry__thread_t *rec = t->foreign ? NULL : t;
         scry__wait_view_t v;
         if (rec) {
@@ -197,6 +288,7 @@ scry__tdump_t *scry__tdump_take(pid_t skip)
     scry__stacks_unlock();
     free(recs);
     d->n = k;
+    d->exiting = d->own && exiting;
     d->total_ns = clock_ns(CLOCK_MONOTONIC) - t0;
     if (pauses && np) {
         qsort(pauses, (size_t)np, sizeof *pauses, by_value);
@@ -422,6 +514,7 @@ static int threads_start(void)
 {
     if (atomic_exchange(&running, 1)) return -EALREADY;
     atomic_fetch_add(&scry__wait_stacks_wanted, 1);
+    pthread_once(&exit_once, find_libc_exit);
     int rc = scry__stacks_init(scry__config.unwind);
     if (rc < 0) {
         atomic_fetch_sub(&scry__wait_stacks_wanted, 1);
@@ -461,8 +554,10 @@ static int threads_write_fd(int fd)
     scry__pprof_add_comment(p, c);
     scry__pprof_add_comment(p, scry__unwind_describe(scry__config.unwind, c, sizeof c));
     snprintf(c, sizeof c,
-             "stacks: %d by signal, %d published by waiting threads, %d threads did not answer",
-             d->signalled, d->published, d->missing);
+             "stacks: %d by signal, %d published by waiting threads, %d walked by the writing "
+             "thread itself%s, %d threads did not answer",
+             d->signalled, d->published, d->own, d->own && d->exiting ? " (in exit)" : "",
+             d->missing);
     scry__pprof_add_comment(p, c);
     snprintf(c, sizeof c,
              "dump took %.3f ms in all (%.3f ms waiting for answers); each signalled thread "

@@ -4,8 +4,10 @@
  * print it as text.
  *
  * Each thread unwinds itself (core/stacks.h), so it is paused only for its
- * own unwind; threads inside a wait a signal would cut short are not
- * signalled and give the stack they published on the way in (core/waits.h).
+ * own unwind (the thread taking the snapshot walks its own stack, and keeps
+ * only the program's part: at exit, the stack as it called exit());
+ * threads inside a wait a signal would cut short are not signalled and
+ * give the stack they published on the way in (core/waits.h).
  * State comes from scry's interposers when they know it ("cond wait on
  * 0x..., 3.2 s"), else from /proc/self/task/TID/stat, read before the thread
  * is signalled (the signal wakes it).
@@ -36,12 +38,15 @@ typedef struct {
     int64_t total_ns;        /* the whole dump, /proc reads included */
     int64_t wait_ns;         /* of which waiting for signalled threads' answers */
     int signalled, published, missing;
+    int own;     /* 1 when the taking thread is in the snapshot (a program thread) */
+    int exiting; /* and it was inside exit(): its stack starts at exit's caller */
     int64_t pause_median_ns, pause_max_ns;
     uintptr_t *arena;
 } scry__tdump_t;
 
 /* Every thread but scry's own and `skip` (0: none). NULL when out of
- * memory or when the stack signal cannot be installed. */
+ * memory or when the stack signal cannot be installed. Not from a signal
+ * handler: the taking thread's own walk may use libunwind and dladdr. */
 scry__tdump_t *scry__tdump_take(pid_t skip);
 void scry__tdump_free(scry__tdump_t *d);
 

@@ -59,6 +59,7 @@ for unwind in fp hybrid; do
 done
 go tool pprof -tags "$f" 2>/dev/null | grep -F 'cond wait' >/dev/null || fail "go tool pprof -tags does not show the state"
 go_reads "$f" parked_here
-# Written at exit too (the -p threads profile), with the main thread in exit.
+# Written at exit too (the -p threads profile; threads/exit_stack.sh checks
+# what it shows).
 [ -s "$WORK/hybrid/exit/threads.pb.gz" ] || fail "no threads profile at exit"
 pass "threads: 200 parked, 1 busy, 1 asleep, 1 dumping, with states; sleep not cut short"

@@ -17,6 +17,11 @@
  *       sampler signals it at every tick), then execs itself with N - 1;
  *       at 0 exits with status 7. A stack request left pending across the
  *       exec would kill the new image (SIGVTALRM's default action).
+ *   threads_truth exit 1|2       (with 2: a second thread asleep in
+ *       sleeper_here first) the main thread calls finish, which calls
+ *       exit(5): the threads profile written at exit shows finish as the
+ *       exiting thread's leaf, and the sleeper in sleeper_here.
+ *   threads_truth return 2       the same, but main returns 5.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -190,6 +195,40 @@ static int wall(void)
     return 0;
 }
 
+/* ---- exit ---- */
+
+static atomic_int sleeper_in;
+
+__attribute__((noinline, noclone)) static void sleeper_here(void)
+{
+    atomic_store(&sleeper_in, 1);
+    for (;;) {
+        struct timespec ts = {10, 0};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *sleeper(void *a)
+{
+    sleeper_here();
+    return a;
+}
+
+static void start_sleeper(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, sleeper, NULL)) abort();
+    while (!atomic_load(&sleeper_in))
+        usleep(1000);
+    usleep(50000); /* inside its nanosleep */
+}
+
+__attribute__((noinline, noclone)) static void finish(int code)
+{
+    fflush(stdout);
+    exit(code);
+}
+
 static int exec_loop(char *self, int n)
 {
     if (n <= 0) return 7;
@@ -211,6 +250,14 @@ int main(int argc, char **argv)
         return snapshot();
     }
     if (argc == 2 && !strcmp(argv[1], "wall")) return wall();
-    fprintf(stderr, "usage: threads_truth snapshot OUT | wall\n");
+    if (argc == 3 && !strcmp(argv[1], "exit")) {
+        if (atoi(argv[2]) == 2) start_sleeper();
+        finish(5);
+    }
+    if (argc == 3 && !strcmp(argv[1], "return")) {
+        if (atoi(argv[2]) == 2) start_sleeper();
+        return 5;
+    }
+    fprintf(stderr, "usage: threads_truth snapshot OUT | wall | exec N | exit 1|2 | return 2\n");
     return 2;
 }
