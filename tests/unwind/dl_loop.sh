@@ -14,7 +14,7 @@
 #   - the caller above them: >= 99% of the CPU time in dl_burn_* has
 #     call_burn right above it, and >= 95% reaches start_thread;
 #   - ground truth: the share of CPU time in dl_burn_* (named right) is
-#     within 5 points of the share the program measured in call_burn on its
+#     within 5 points (8 in the sanitizer build, below) of the share the program measured in call_burn on its
 #     threads' CPU clocks (the kernel fires CPU timers at its 250 Hz tick,
 #     so 1000 Hz gives ~650 signals here: a standard error of ~1.2 points).
 source "$SCRY_TESTS/lib.sh"
@@ -56,8 +56,14 @@ echo "unwind=${UNWIND:-default}: CPU in dl_burn_*: ${s_prof}% by scry, ${s_true}
   "$nfun of 50 functions"
 [ -z "$bad" ] || fail "locations named from the wrong library:"$'\n'"$bad"
 [ "$nfun" -ge 45 ] || fail "$nfun of the 50 dl_burn_NN functions in the profile (want >= 45)"
-awk -v a="$s_prof" -v b="$s_true" 'BEGIN { d = a - b; exit !(d <= 5 && d >= -5) }' ||
-  fail "CPU share of dl_burn_* ${s_prof}%, the program measured ${s_true}% (want within 5 points)"
+# In the sanitizer build (SCRY_PRELOAD_FIRST set) the loader's work around
+# each dlopen and dlclose is slower and sampled short: scry's share ran 2.0
+# to 5.1 points above the program's there, before issue 17's changes
+# (0eca9e7) and after, against 0.4 to 2.6 in the normal build. Within 8
+# points there, 5 here.
+tol=$([ -n "${SCRY_PRELOAD_FIRST:-}" ] && echo 8 || echo 5)
+awk -v a="$s_prof" -v b="$s_true" -v t="$tol" 'BEGIN { d = a - b; exit !(d <= t && d >= -t) }' ||
+  fail "CPU share of dl_burn_* ${s_prof}%, the program measured ${s_true}% (want within $tol points)"
 awk -v s="$s_call" 'BEGIN { exit !(s >= 99) }' ||
   fail "only ${s_call}% of dl_burn_*'s CPU time under call_burn (want >= 99%)"
 awk -v s="$s_entry" 'BEGIN { exit !(s >= 95) }' ||
