@@ -5,8 +5,9 @@
  *
  * On scry's own code (busy threads, core/busy.h: its threads, and the
  * libraries it drives on them, libmicrohttpd and libcurl) every new
- * descriptor from socket, socketpair, eventfd, pipe, pipe2, memfd_create
- * and dup is adopted: moved high and marked scry's. On the program's code:
+ * descriptor from socket, socketpair, eventfd, pipe, pipe2, memfd_create,
+ * dup and open is adopted (only while they share the program's table: see
+ * core/home.h): moved high and marked scry's. On the program's code:
  *   - close of a number scry owns fails with EBADF, as for any number the
  *     program never opened; closefrom and close_range close everything in
  *     their range but scry's numbers;
@@ -19,6 +20,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -203,6 +205,58 @@ SCRY_EXPORT int pipe2(int fds[2], int flags)
 SCRY_EXPORT int memfd_create(const char *name, unsigned flags)
 {
     return created(next_memfd_create()(name, flags));
+}
+
+/* Files opened by scry's threads when they share the program's table (the
+ * fallback): libdw's and scry's own opens of ELF files and /proc, moved
+ * high at once, so that a program closing every number does not close them
+ * under scry, nor scry its file. (libc's own opens inside fopen and opendir
+ * do not come through here.) */
+NEXT(int (*)(const char *, int, ...), open)
+NEXT(int (*)(const char *, int, ...), open64)
+NEXT(int (*)(int, const char *, int, ...), openat)
+NEXT(int (*)(int, const char *, int, ...), openat64)
+
+/* The mode argument is there when the flags create a file. */
+static mode_t mode_arg(int flags, va_list ap)
+{
+    return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
+}
+
+SCRY_EXPORT int open(const char *path, int flags, ...)
+{
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_arg(flags, ap);
+    va_end(ap);
+    return created(next_open()(path, flags, mode));
+}
+
+SCRY_EXPORT int open64(const char *path, int flags, ...)
+{
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_arg(flags, ap);
+    va_end(ap);
+    return created(next_open64()(path, flags, mode));
+}
+
+SCRY_EXPORT int openat(int dir, const char *path, int flags, ...)
+{
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_arg(flags, ap);
+    va_end(ap);
+    return created(next_openat()(dir, path, flags, mode));
+}
+
+SCRY_EXPORT int openat64(int dir, const char *path, int flags, ...)
+{
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_arg(flags, ap);
+    va_end(ap);
+    return created(next_openat64()(dir, path, flags, mode));
 }
 
 /* ---- Using -------------------------------------------------------------- */
