@@ -34,7 +34,7 @@
 #   - memory: once the recorder has wrapped (from second 12: the window run
 #     drops its first generation at 7.5 s, the bytes run within its first
 #     second), VmRSS never exceeds its value at second 12 by more than
-#     MAXBYTES. What the recorder holds swings within that (a generation is
+#     MAXBYTES (and 256 kB for the rest of the process, below). What the recorder holds swings within that (a generation is
 #     allocated, another freed); one that kept what it drops would grow by
 #     what the program records in 18 s: about 2 MB of trace in about 2.7 MB
 #     of buffers in the window run (113 KB/s seen; its window needs about
@@ -168,9 +168,15 @@ verify() {
   local r12 rmax
   r12=$(awk '$1 == "sec" && $2 == 12 { print $10 }' "$WORK/$n.log")
   rmax=$(awk '$1 == "sec" && $2 >= 12 && $10 > m { m = $10 } END { print m }' "$WORK/$n.log")
-  echo "$n: VmRSS at second 12: $r12 kB, highest after: $rmax kB (+$((rmax - r12)) kB, bound $((max / 1024)) kB)"
-  [ $((rmax - r12)) -le $((max / 1024)) ] ||
-    fail "$n: RSS grew by $((rmax - r12)) kB after second 12, more than MAXBYTES"
+  # VmRSS is the whole process: besides the recorder's swing within
+  # MAXBYTES, pages the program and scry's other threads touch later (a
+  # stack, an arena) count too; one CI run saw +1032 kB in the 1 MiB run.
+  # 256 kB of slack for those; a recorder keeping what it drops grows by
+  # 2 to 11 MB here.
+  local bound=$((max / 1024 + 256))
+  echo "$n: VmRSS at second 12: $r12 kB, highest after: $rmax kB (+$((rmax - r12)) kB, bound $bound kB: MAXBYTES + 256 kB)"
+  [ $((rmax - r12)) -le "$bound" ] ||
+    fail "$n: RSS grew by $((rmax - r12)) kB after second 12, more than MAXBYTES + 256 kB"
   verified="$verified $n"
 }
 
