@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "core/fds.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +15,6 @@
 _Atomic uint64_t scry__fds_owned[SCRY__FDS_TRACKED / 64];
 _Atomic uint64_t scry__fds_stolen[SCRY__FDS_TRACKED / 64];
 _Atomic int scry__fds_any_stolen;
-static _Atomic uint64_t unmoved;
 
 static void set_bit(_Atomic uint64_t *map, int fd, int on)
 {
@@ -65,8 +65,10 @@ int scry__fd_adopt(int fd)
         raw_close(fd);
         fd = high;
     } else if (fd < floor || fd >= SCRY__FDS_TRACKED) {
-        /* Nothing free up there: it stays where it is, and is counted. */
-        atomic_fetch_add(&unmoved, 1);
+        /* Nothing free up there: it stays where it is, said once. */
+        scry__warn_once("no free descriptor number from %d up; scry's descriptor %d stays where "
+                        "the program's may go",
+                        floor, fd);
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         errno = saved;
         return fd;
@@ -93,11 +95,6 @@ void scry__fd_steal(int fd)
     set_bit(scry__fds_stolen, fd, 1);
     set_bit(scry__fds_owned, fd, 0);
     atomic_store(&scry__fds_any_stolen, 1);
-}
-
-uint64_t scry__fds_unmoved(void)
-{
-    return atomic_load(&unmoved);
 }
 
 int scry__fd_identify(int fd, scry__fd_id_t *id)

@@ -65,7 +65,7 @@ static inline int scry__fd_stolen(int fd)
 }
 
 /* Moves fd high, close-on-exec, and marks it scry's; returns the new
- * number, or fd itself (unmarked, counted) when no high number is free.
+ * number, or fd itself (unmarked, said once) when no high number is free.
  * fd < 0 is returned as is, errno untouched. */
 int scry__fd_adopt(int fd);
 /* scry closes an owned fd: unmark it, then close. Also for a stolen fd,
@@ -73,8 +73,6 @@ int scry__fd_adopt(int fd);
 int scry__fd_close(int fd);
 /* The program's dup2/dup3 is about to take owned number fd. */
 void scry__fd_steal(int fd);
-/* Descriptors scry could not move high (none free up there). */
-uint64_t scry__fds_unmoved(void);
 
 /* A file's identity, to check that a descriptor still refers to it. */
 typedef struct {

@@ -147,11 +147,6 @@ static int everything(uint64_t s, uint64_t k)
     return !(s & REALTIME) && count(STANDARD & ~k & ~s) <= SLACK;
 }
 
-int scry__sigmask_blocks_everything(const sigset_t *set)
-{
-    return everything(bits(set), atomic_load_explicit(&kept, memory_order_relaxed));
-}
-
 /* rt_sigprocmask itself: 0 or -errno, errno untouched. Inline, so that a
  * stack request that lands during the call (a wall sample) begins its walk
  * in libscry.so, whose frames profiles drop, not in libc's syscall(). */
@@ -310,11 +305,6 @@ void scry__sigmask_keep(int sig)
         sigaddset(&one, sig);
         kernel(SIG_UNBLOCK, &one, NULL);
     }
-}
-
-int scry__sigmask_kept(int sig)
-{
-    return sig > 0 && sig <= 64 && (atomic_load(&kept) & BIT(sig)) != 0;
 }
 
 int scry__sigmask_of_thread(pid_t tid, uint64_t *blocked)

@@ -48,14 +48,10 @@ int scry__real_sigaction(int sig, const struct sigaction *act, struct sigaction 
  * threads that block everything; for the life of the process. Not in a
  * signal handler. */
 void scry__sigmask_keep(int sig);
-/* 1 when sig is kept. Async-signal-safe. */
-int scry__sigmask_kept(int sig);
 /* The kernel's mask of the calling thread, changed as given (rt_sigprocmask,
  * bypassing the rule): for scry's code that must know what is really
  * blocked. 0 or a negative errno; errno untouched. Async-signal-safe. */
 int scry__sigmask_real(int how, const sigset_t *set, sigset_t *old);
-/* 1 when set blocks everything by the rule. Async-signal-safe. */
-int scry__sigmask_blocks_everything(const sigset_t *set);
 /* For interposers of calls that consume signals (sigwait, signalfd): set,
  * or a copy in buf without the kept signals when set blocks everything, so
  * that the program's wait never takes scry's signals. Async-signal-safe. */

@@ -8,25 +8,15 @@
 # threads kept their own descriptor table (core/home.h), the files got a
 # byte of scry's and the program died of SIGPIPE or SIGINT.
 source "$SCRY_TESTS/lib.sh"
-PROG="$SCRY_BIN/tests/fd_reuse"
+source "$SCRY_TESTS/safety/fd_lib.sh"
 # 20 runs a way; 5 in the sanitizer build (SCRY_PRELOAD_FIRST set), which
 # is several times slower.
 RUNS=${RUNS:-$([ -n "${SCRY_PRELOAD_FIRST:-}" ] && echo 5 || echo 20)}
-want_a=$(printf 'a%.0s' $(seq 310))
-want_b=$(printf 'b%.0s' $(seq 310))
-want_c=$(printf 'c%.0s' $(seq 310))
 
 one_run() { # MODE N
   local d="$WORK/$1.$2"
-  mkdir -p "$d"
-  local rc=0
-  "$SCRY" run -p cpu,heap,allocs,mutex,block,threads,wall --cpu-hz 1000 --wall-hz 1000 \
-    --http 127.0.0.1:0 --trace "$d/trace.pftrace" -o "$d/out" -- "$PROG" "$1" "$d" \
-    </dev/null >"$d/stdout" 2>"$d/stderr" || rc=$?
-  [ "$rc" = 7 ] || fail "$1 run $2: exit status $rc, want 7 (the program's): $(cat "$d/stderr")"
-  [ "$(cat "$d/a")" = "$want_a" ] || fail "$1 run $2: file a is not the program's 310 bytes: $(wc -c <"$d/a") bytes: $(head -c 80 "$d/a" | od -c | head -3)"
-  [ "$(cat "$d/b")" = "$want_b" ] || fail "$1 run $2: file b is not the program's 310 bytes: $(wc -c <"$d/b") bytes"
-  [ "$(cat "$d/c")" = "$want_c" ] || fail "$1 run $2: file c is not the program's 310 bytes: $(wc -c <"$d/c") bytes: $(head -c 200 "$d/c")"
+  run_fd_reuse "$1" "$d"
+  files_exact "$1 run $2" "$d"
   # (no heap profile in the sanitizer build: its runtime's malloc comes first)
   [ -s "$d/out/cpu.pb.gz" ] && [ -s "$d/out/threads.pb.gz" ] && [ -s "$d/out/wall.pb.gz" ] ||
     fail "$1 run $2: profiles missing: $(ls "$d/out" 2>&1) $(cat "$d/stderr")"
@@ -66,6 +56,5 @@ done
 rc=0
 wait "$pid" || rc=$?
 eq "live: exit status" "$rc" 7
-[ "$(cat "$d/a")" = "$want_a" ] || fail "live: file a is not the program's 310 bytes"
-[ "$(cat "$d/b")" = "$want_b" ] || fail "live: file b is not the program's 310 bytes"
+files_exact live "$d"
 pass "live endpoint answered after the program took every descriptor back; files exact"
