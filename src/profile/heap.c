@@ -373,9 +373,20 @@ static void stripe_remove_at(stripe_t *s, uint32_t i)
     s->used--;
 }
 
+/* Stripe locks this thread holds (nonzero: inside a stripe's section): a free that reached
+ * live_remove from inside that section must not wait for it. */
+static __thread int in_stripe __attribute__((tls_model("initial-exec")));
+
 static void lock_stripe(stripe_t *s)
 {
     pthread_mutex_lock(&s->lock);
+    in_stripe++;
+}
+
+static void unlock_stripe(stripe_t *s)
+{
+    in_stripe--;
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* 1 when inserted. A stale entry at the same address (a free that could not
@@ -388,32 +399,36 @@ static int live_insert(uintptr_t a, uint32_t bucket)
     if (i != UINT32_MAX) {
         atomic_fetch_add_explicit(&buckets[s->slots[i].bucket].frees, 1, memory_order_relaxed);
         s->slots[i].bucket = bucket;
-        pthread_mutex_unlock(&s->lock);
+        unlock_stripe(s);
         return 1;
     }
     if ((s->used + 1) * 2 > s->cap && !stripe_grow(s)) {
-        pthread_mutex_unlock(&s->lock);
+        unlock_stripe(s);
         return 0;
     }
     uint32_t j = slot_of(s, a);
     while (s->slots[j].addr) j = (j + 1) & (s->cap - 1);
     s->slots[j] = (entry_t){a, bucket};
     s->used++;
-    pthread_mutex_unlock(&s->lock);
+    unlock_stripe(s);
     filter_add((void *)a, +1);
     return 1;
 }
 
 /* Removes a; returns its bucket + 1, or 0 when a was not sampled (or the
- * stripe was busy on this very thread: the free is then counted lost). */
+ * thread already holds a stripe's lock and this one was taken: the free is
+ * then counted lost). Any other thread waits for the lock: a thread in
+ * scry's code freeing a block that only shares a granule with a sampled one
+ * used to give up on a merely contended stripe and count a lost free. */
 static uint64_t live_remove(uintptr_t a)
 {
     stripe_t *s = stripe_of(a);
-    if (scry__tls.busy) {
+    if (in_stripe) { /* this thread holds a stripe: never wait for one */
         if (pthread_mutex_trylock(&s->lock) != 0) {
             atomic_fetch_add(&lost_frees, 1);
             return 0;
         }
+        in_stripe++;
     } else {
         lock_stripe(s);
     }
@@ -423,7 +438,7 @@ static uint64_t live_remove(uintptr_t a)
         token = (uint64_t)s->slots[i].bucket + 1;
         stripe_remove_at(s, i);
     }
-    pthread_mutex_unlock(&s->lock);
+    unlock_stripe(s);
     if (token) filter_add((void *)a, -1);
     return token;
 }
