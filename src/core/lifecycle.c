@@ -53,6 +53,7 @@
 #include "core/traceback.h"
 #include "http/server.h"
 #include "metrics/metrics.h"
+#include "interpose/lock.h"
 #include "interpose/signal.h"
 #include "profile/heap.h"
 #include "profile/profile.h"
@@ -210,6 +211,7 @@ static void postfork_parent(void)
 static void postfork_child(void)
 {
     scry__home_postfork_child(); /* first: the child's scry threads start from a new home */
+    scry__lock_postfork_child();
     scry__utab_postfork_child();
     scry__span_postfork_child();
     scry__http_postfork_child();

@@ -24,7 +24,13 @@
  * wait (scry__wait_read checks the generation after the walk).
  *
  * Cost: a coarse clock read (vDSO) and a few stores on the way in, one store
- * on the way out.
+ * on the way out. Restartable waits publish only while something reads
+ * the records (scry__wait_stacks_wanted: a thread or wall profile, the
+ * endpoint, tracebacks); otherwise their interposers (interpose/lock.c)
+ * cost a branch. A thread already in one when reading starts is found
+ * unpublished and signalled, which its wait survives. Waits a signal cuts
+ * short always publish: a sleep entered before a profile starts must not
+ * be signalled by its first stack request.
  */
 #ifndef SCRY_CORE_WAITS_H
 #define SCRY_CORE_WAITS_H

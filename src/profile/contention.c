@@ -94,13 +94,16 @@ static uint64_t rnd(void)
 typedef struct {
     const void *obj; /* NULL: free */
     int waiters;
-    uint64_t seq;       /* lock releases recorded */
+    uint64_t recorded;  /* ticket of the last lock release recorded here; 0: none */
     uint32_t nreleaser; /* frames of the last one; 0: it was not sampled */
     uintptr_t releaser[RELEASER_FRAMES];
     uint64_t releaser_span; /* its span (span/labels.h), 0: none */
     uint32_t releaser_span_name;
-    /* Waits that ended before the release that ended them was recorded
-     * (the waiter ran first): the release charges them when it comes. */
+    /* Waits that ended before the release that ended them (ticket
+     * pending_ticket) was recorded (the waiter ran first, or the releaser
+     * was preempted between its release and its record): that release
+     * charges them when it comes. */
+    uint64_t pending_ticket;
     int64_t pending_count, pending_delay;
 } waiting_t;
 
@@ -111,9 +114,14 @@ typedef struct {
 
 static wstripe_t wstripes[STRIPES];
 static _Atomic uint64_t table_full;
-/* When each object (by filter slot) was last released: written without a
- * lock just before the release, read by the waiter it wakes. */
+static _Atomic uint64_t unseen; /* lock waits ended by a release that did not see them */
+/* When each object (by filter slot) was last released, and a ticket
+ * counting its releases: written without a lock just before the release,
+ * read by the waiter it wakes. The ticket a waiter reads as it wakes names
+ * the release that ended its wait, so that the wait is charged to that
+ * release's stack and no other, however late its record comes. */
 static _Atomic int64_t released_at[1u << SCRY__WAITER_FILTER_BITS];
+static _Atomic uint64_t release_ticket[1u << SCRY__WAITER_FILTER_BITS];
 
 static wstripe_t *wstripe_of(const void *obj)
 {
@@ -147,13 +155,17 @@ int scry__wait_begin(scry__wait_t *w, const void *obj)
     if (scry__tls.busy) return 0;
     scry__busy_enter();
     int saved = errno;
+    /* The clock first: a stripe lock held by a preempted thread can keep
+     * this one waiting here, and that is part of the program's wait. */
+    int64_t t0 = now_ns();
     wstripe_t *s = wstripe_of(obj);
     pthread_mutex_lock(&s->lock);
     waiting_t *e = find(s, obj);
     if (!e && (e = find(s, NULL))) {
         e->obj = obj;
         e->waiters = 0;
-        e->seq = 0;
+        e->recorded = 0;
+        e->pending_ticket = 0;
         e->nreleaser = 0;
         e->releaser_span = 0;
         e->releaser_span_name = 0;
@@ -161,7 +173,7 @@ int scry__wait_begin(scry__wait_t *w, const void *obj)
     }
     if (e) {
         e->waiters++;
-        w->seq = e->seq;
+        w->ticket = atomic_load_explicit(&release_ticket[scry__waiter_index(obj)], memory_order_relaxed);
         w->registered = 1;
     }
     pthread_mutex_unlock(&s->lock);
@@ -169,29 +181,53 @@ int scry__wait_begin(scry__wait_t *w, const void *obj)
         filter_add(obj, +1);
     else
         atomic_fetch_add(&table_full, 1);
-    w->t0 = now_ns();
+    w->t0 = t0;
     if (scry__tracing()) w->trace_t0 = scry__trace_clock();
     errno = saved;
     scry__busy_leave();
     return 1;
 }
 
-void scry__contention_release_begin(const void *obj, int wake_kind)
+/* Leaves the waiters table: its entry goes with its last waiter unless a
+ * release has waits pending to charge. Stripe lock taken here. */
+static void unregister(const void *obj)
 {
-    if (!atomic_load_explicit(&scry__contention_on, memory_order_relaxed)) return;
+    wstripe_t *s = wstripe_of(obj);
+    pthread_mutex_lock(&s->lock);
+    waiting_t *e = find(s, obj);
+    if (e && --e->waiters == 0 && e->pending_count == 0) e->obj = NULL;
+    pthread_mutex_unlock(&s->lock);
+    filter_add(obj, -1);
+}
+
+void scry__wait_cancel(scry__wait_t *w, const void *obj)
+{
+    if (!w->t0) return;
+    if (!w->registered) return;
+    scry__busy_enter();
+    int saved = errno;
+    unregister(obj);
+    errno = saved;
+    scry__busy_leave();
+}
+
+uint64_t scry__contention_release_begin(const void *obj, int wake_kind)
+{
+    if (!atomic_load_explicit(&scry__contention_on, memory_order_relaxed)) return 0;
     if (scry__tracing() && !scry__tls.busy) scry__trace_wake(wake_kind, obj);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     atomic_store_explicit(&released_at[scry__waiter_index(obj)],
                           (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, memory_order_relaxed);
+    return atomic_fetch_add(&release_ticket[scry__waiter_index(obj)], 1) + 1;
 }
 
 static void mutex_event(const void *obj, const uintptr_t *frames, uint32_t n, int64_t count,
                         int64_t delay, uint64_t span, uint32_t span_name);
 
-void scry__contention_release_end(const void *obj, uintptr_t caller)
+void scry__contention_release_end(const void *obj, uintptr_t caller, uint64_t ticket)
 {
-    if (scry__tls.busy || !atomic_load_explicit(&mutex_on, memory_order_relaxed)) return;
+    if (!ticket || scry__tls.busy || !atomic_load_explicit(&mutex_on, memory_order_relaxed)) return;
     scry__busy_enter();
     int saved = errno;
     /* 1 in `fraction` releases is sampled: its stack is taken (after the
@@ -209,15 +245,22 @@ void scry__contention_release_end(const void *obj, uintptr_t caller)
     uint32_t span_name;
     uint64_t span = scry__span_label_get_as_safe(&span_name);
     if (e) {
-        e->seq++;
-        e->nreleaser = n;
-        memcpy(e->releaser, frames, n * sizeof *frames);
-        e->releaser_span = span;
-        e->releaser_span_name = span_name;
-        count = e->pending_count;
-        delay = e->pending_delay;
-        e->pending_count = e->pending_delay = 0;
-        if (e->waiters == 0) e->obj = NULL;
+        if (ticket > e->recorded) {
+            e->recorded = ticket;
+            e->nreleaser = n;
+            memcpy(e->releaser, frames, n * sizeof *frames);
+            e->releaser_span = span;
+            e->releaser_span_name = span_name;
+        }
+        /* The waits this release ended; older ones whose release has not
+         * recorded yet are left to it, unless nobody waits any more (the
+         * entry goes: they are charged here rather than lost). */
+        if (e->pending_count && (e->pending_ticket == ticket || e->waiters == 0)) {
+            count = e->pending_count;
+            delay = e->pending_delay;
+            e->pending_count = e->pending_delay = 0;
+        }
+        if (e->waiters == 0 && e->pending_count == 0) e->obj = NULL;
     }
     pthread_mutex_unlock(&s->lock);
     if (n && count) mutex_event(obj, frames, n, count * fraction, delay * fraction, span, span_name);
@@ -379,11 +422,18 @@ void scry__wait_end(scry__wait_t *w, const void *obj, int what, int kind, uintpt
     uint64_t releaser_span = 0;
     int mutex = what == SCRY__WAIT_LOCK && atomic_load_explicit(&mutex_on, memory_order_relaxed);
     if (w->registered) {
+        /* The release that ended the wait: the last one before we woke. */
+        uint64_t ticket = atomic_load_explicit(&release_ticket[scry__waiter_index(obj)], memory_order_relaxed);
         wstripe_t *s = wstripe_of(obj);
         pthread_mutex_lock(&s->lock);
         waiting_t *e = find(s, obj);
-        if (e) {
-            if (mutex && e->seq != w->seq) {
+        if (e && ticket == w->ticket) {
+            /* No release seen since the wait began: one that looked at the
+             * filter just before this wait registered, and let go just
+             * after the wait's last attempt. Counted, not charged. */
+            if (mutex) atomic_fetch_add_explicit(&unseen, 1, memory_order_relaxed);
+        } else if (e) {
+            if (mutex && e->recorded >= ticket) {
                 /* The release that woke us is recorded: its stack, if it
                  * was sampled. */
                 nreleaser = e->nreleaser;
@@ -391,12 +441,14 @@ void scry__wait_end(scry__wait_t *w, const void *obj, int what, int kind, uintpt
                 releaser_span = e->releaser_span;
                 releaser_span_name = e->releaser_span_name;
             } else if (mutex) {
-                /* It will be: leave the wait for it to charge. */
+                /* It will be: leave the wait for it to charge (with any
+                 * older wait still waiting for its own release). */
+                if (!e->pending_count || e->pending_ticket < ticket) e->pending_ticket = ticket;
                 e->pending_count++;
                 e->pending_delay += delay;
             }
-            if (--e->waiters == 0 && e->pending_count == 0) e->obj = NULL;
         }
+        if (e && --e->waiters == 0 && e->pending_count == 0) e->obj = NULL;
         pthread_mutex_unlock(&s->lock);
         filter_add(obj, -1);
     }
@@ -536,9 +588,11 @@ static int write_profile(int fd, int kind)
     for (int i = 0; i < SCRY__LATENCY_BUCKETS; i++) nlat += lat[i];
     snprintf(c, sizeof c,
              "dropped events: %llu (ring full), %llu (tables full); waits not matched to a release: "
-             "%llu; wake-ups timed: %llu",
+             "%llu (waiters table full), %llu (ended by a release that did not see them); wake-ups "
+             "timed: %llu",
              (unsigned long long)(scry__ring_drops() - ring_drops_at_start), (unsigned long long)full,
-             (unsigned long long)atomic_load(&table_full), (unsigned long long)nlat);
+             (unsigned long long)atomic_load(&table_full), (unsigned long long)atomic_load(&unseen),
+             (unsigned long long)nlat);
     scry__pprof_add_comment(p, c);
     if (folded) {
         snprintf(c, sizeof c, "span_id labels left off %llu events (too many spans): they keep span_name",

@@ -59,7 +59,7 @@ enum { SCRY__WAIT_LOCK = 0, SCRY__WAIT_OTHER = 1 };
 typedef struct {
     int64_t t0;
     int registered;
-    uint64_t seq;      /* releases the object had seen when this wait began */
+    uint64_t ticket;   /* the object's release ticket when this wait began */
     uint64_t trace_t0; /* the tracer's clock at the start; 0 when not tracing */
 } scry__wait_t;
 
@@ -68,14 +68,19 @@ typedef struct {
  * the tracer (trace/trace.h), which sees every timed wait too. */
 int scry__wait_begin(scry__wait_t *w, const void *obj);
 void scry__wait_end(scry__wait_t *w, const void *obj, int what, int kind, uintptr_t caller);
+/* The wait begun did not happen after all (the interposer's attempt after
+ * wait_begin took the lock): unregistered, nothing recorded. */
+void scry__wait_cancel(scry__wait_t *w, const void *obj);
 
 /* A release (unlock, signal, post) of obj while the filter said "maybe":
  * release_begin just before the real release (notes the time, for the
- * wake-up latency, and tells the tracer: wake_kind is a SCRY__TK_*); for locks, release_end just after it (caller: the
- * interposer's return address), which charges the waits this release
- * ended to the releaser's stack. */
-void scry__contention_release_begin(const void *obj, int wake_kind);
-void scry__contention_release_end(const void *obj, uintptr_t caller);
+ * wake-up latency, and tells the tracer: wake_kind is a SCRY__TK_*) and
+ * returns the release's ticket (0 when no profile runs); for locks,
+ * release_end just after it (caller: the interposer's return address,
+ * ticket: begin's), which charges the waits this release ended to the
+ * releaser's stack. */
+uint64_t scry__contention_release_begin(const void *obj, int wake_kind);
+void scry__contention_release_end(const void *obj, uintptr_t caller, uint64_t ticket);
 
 /* Wake-up latencies so far: counts per power of two of nanoseconds
  * (bucket i: [2^i, 2^(i+1)) ns; bucket 0 also holds 0). */

@@ -1,13 +1,14 @@
 /*
  * lock_cxx - std::mutex and std::condition_variable under contention.
- *   hold_cpp      holds a std::mutex for 500 us at a time, 400 times
- *   take_cpp      asks for it each time it is held, and waits
+ *   hold_cpp      holds a std::mutex for 500 us at a time (asleep), 400 times
+ *   take_cpp      takes and drops it in a tight loop meanwhile
  *   consume_cpp   waits on a std::condition_variable for 200 items that
  *                 produce_cpp makes one every 200 us; counts its waits
- *   read_shared   asks 200 times for a std::shared_mutex that write_shared
- *                 holds exclusively for 300 us at a time (it waits)
- * Prints "consumer_waits N", "read_shared_found_held N" and
- * "take_cpp_wait_ns N" (what it measured itself).
+ *   read_shared   takes a std::shared_mutex shared in a tight loop while
+ *                 write_shared holds it exclusively for 300 us, 200 times
+ * Prints "consumer_waits N", and for take_cpp and read_shared what they
+ * measured themselves: the time of the lock calls in which they slept
+ * (_wait_ns) and how many (_slept).
  */
 #include <atomic>
 #include <chrono>
@@ -17,6 +18,8 @@
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
+
+#include <sys/resource.h>
 
 static std::mutex mu;
 static std::mutex qmu;
@@ -31,83 +34,84 @@ static void spin(std::chrono::microseconds d)
     }
 }
 
-/* Strict turns so that every round contends: hold_cpp takes the lock and
- * says so, take_cpp then asks for it and waits until hold_cpp lets go. */
-static std::atomic<int> phase{0};
+/* What a waiting thread measured itself: the time of its lock calls in
+ * which it slept (its voluntary context switches rose; a call that was only
+ * preempted on a busy machine is no wait). */
+static long voluntary_switches()
+{
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    return ru.ru_nvcsw;
+}
+
+struct own_clock {
+    long long ns = 0;
+    long slept = 0;
+    template <typename F> void time(F lock)
+    {
+        long v0 = voluntary_switches();
+        auto t0 = std::chrono::steady_clock::now();
+        lock();
+        long long d =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+        if (voluntary_switches() != v0) {
+            ns += d;
+            slept++;
+        }
+    }
+};
+
+/* hold_cpp takes mu 400 times for 500 us (asleep, so that take_cpp runs
+ * and waits even on a busy machine), 100 us apart; take_cpp takes
+ * and drops it in a tight loop meanwhile. */
+static std::atomic<bool> done{false};
 
 __attribute__((noinline)) void hold_cpp()
 {
     for (int i = 0; i < 400; i++) {
-        while (phase.load() != 0) {
-        }
         {
             std::lock_guard<std::mutex> g(mu);
-            phase.store(1);
-            spin(std::chrono::microseconds(500));
+            std::this_thread::sleep_for(std::chrono::microseconds(500)); /* the taker gets a CPU */
         }
-        while (phase.load() != 2) {
-        }
-        phase.store(0);
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
+    done.store(true);
 }
 
-/* What take_cpp measured itself: the time its lock_guard took to get mu. */
-static long long take_wait_ns;
+static own_clock take_own;
 
 __attribute__((noinline)) void take_cpp()
 {
-    for (int i = 0; i < 400; i++) {
-        while (phase.load() != 1) {
-        }
-        {
-            auto t0 = std::chrono::steady_clock::now();
-            std::lock_guard<std::mutex> g(mu);
-            take_wait_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                std::chrono::steady_clock::now() - t0)
-                                .count();
-        }
-        phase.store(2);
+    while (!done.load(std::memory_order_relaxed)) {
+        std::unique_lock<std::mutex> g(mu, std::defer_lock);
+        take_own.time([&] { g.lock(); });
     }
 }
 
-/* std::shared_mutex, the same turns: write_shared holds it exclusively,
- * read_shared asks for it shared and waits. */
+/* std::shared_mutex, the same way: write_shared holds it exclusively 200
+ * times for 300 us (asleep), read_shared takes it shared in a tight loop. */
 static std::shared_mutex smu;
-static std::atomic<int> sphase{0};
-/* Measured: raised while write_shared holds smu; read_shared counts the
- * rounds in which it found it raised as it asked (a reader descheduled
- * past the release waits for nothing). */
-static std::atomic<int> sheld{0};
-static long found_held;
+static std::atomic<bool> sdone{false};
 
 __attribute__((noinline)) void write_shared()
 {
     for (int i = 0; i < 200; i++) {
-        while (sphase.load() != 0) {
-        }
         {
             std::unique_lock<std::shared_mutex> g(smu);
-            sheld.store(1);
-            sphase.store(1);
-            spin(std::chrono::microseconds(300));
-            sheld.store(0);
+            std::this_thread::sleep_for(std::chrono::microseconds(300));
         }
-        while (sphase.load() != 2) {
-        }
-        sphase.store(0);
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
+    sdone.store(true);
 }
+
+static own_clock read_own;
 
 __attribute__((noinline)) void read_shared()
 {
-    for (int i = 0; i < 200; i++) {
-        while (sphase.load() != 1) {
-        }
-        found_held += sheld.load();
-        {
-            std::shared_lock<std::shared_mutex> g(smu);
-        }
-        sphase.store(2);
+    while (!sdone.load(std::memory_order_relaxed)) {
+        std::shared_lock<std::shared_mutex> g(smu, std::defer_lock);
+        read_own.time([&] { g.lock(); });
     }
 }
 
@@ -148,7 +152,8 @@ int main()
     std::thread r(read_shared);
     w.join();
     r.join();
-    std::printf("consumer_waits %ld\nread_shared_found_held %ld\ntake_cpp_wait_ns %lld\n", consumer_waits,
-                found_held, take_wait_ns);
+    std::printf("consumer_waits %ld\ntake_cpp_wait_ns %lld\ntake_cpp_slept %ld\nread_shared_wait_ns %lld\n"
+                "read_shared_slept %ld\n",
+                consumer_waits, take_own.ns, take_own.slept, read_own.ns, read_own.slept);
     return 0;
 }

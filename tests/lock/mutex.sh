@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ground truth (lock_truth.c, mutex mode): a holder spins 300 us at a time
+# Ground truth (lock_truth.c, mutex mode): a holder sleeps 300 us at a time
 # with the lock held, inside hold_lock; a waiter measures its own time in
 # pthread_mutex_lock, 1500 times, in wait_for_lock. Every wait recorded
 # (rate 1, fraction 1):
