@@ -3,7 +3,9 @@
 #
 #   1. heap_work (single-threaded, 40M mixed small malloc/free pairs, about
 #      1 s with glibc, pinned to one CPU) with glibc's malloc alone, with
-#      libscry.so preloaded but no profile on (the interposer's cost), with
+#      libscry.so preloaded but nothing asked of it (scry-off: the
+#      interposers only forward), with SCRY_HEAP_TOTALS=1 (scry-totals: the
+#      exact totals kept, no samples), with
 #      `scry run -p heap` (one sample per 512 KiB on average), with
 #      heaptrack, and with gperftools' tcmalloc (alone, sampling every
 #      512 KiB, and its heap profiler HEAPPROFILE) and jemalloc (alone, and
@@ -26,6 +28,10 @@
 #   4. A realistic program: the demo for 3 s, not pinned (it has 5 threads),
 #      CPU time per record processed, plain, with libscry.so preloaded and
 #      no profile, and with the heap profile.
+#   5. The targets (issue 18), from the runs of 1: ns added per pair by
+#      scry-off (<= 1 ns), scry-heap's paired ratio to glibc (<= 1.10),
+#      and scry-heap's ns added over glibc against jemalloc's sampler's
+#      over jemalloc (within 1 ns), with tcmalloc's sampler beside it.
 #
 # heaptrack's tracing does not survive an exec, so taskset cannot sit
 # between heaptrack and the workload: the whole of heaptrack (its
@@ -59,7 +65,7 @@ configs=(glibc)
 LIBSCRY=
 if [ -x "$SCRY" ] && [ -f "$B/libscry.so" ]; then
   LIBSCRY=$(realpath "$B/libscry.so")
-  configs+=(scry-off)
+  configs+=(scry-off scry-totals)
   if "$SCRY" run -o "$TMP/probe" -p heap -- true >/dev/null 2>&1; then
     configs+=(scry-heap)
   else
@@ -102,7 +108,8 @@ launch() {
   local c=$1 W=("${PIN[@]}" "$2" "$3")
   case $c in
   glibc) "${W[@]}" ;;
-  scry-off) env -u SCRY_PROFILES LD_PRELOAD="$LIBSCRY" "${W[@]}" ;;
+  scry-off) env -u SCRY_PROFILES -u SCRY_HTTP -u SCRY_HEAP_TOTALS LD_PRELOAD="$LIBSCRY" "${W[@]}" ;;
+  scry-totals) env -u SCRY_PROFILES -u SCRY_HTTP SCRY_HEAP_TOTALS=1 LD_PRELOAD="$LIBSCRY" "${W[@]}" ;;
   scry-heap) "$SCRY" run -o "$TMP/s" -p heap -- "${W[@]}" 2>/dev/null ;;
   heaptrack) "${PIN[@]}" heaptrack -o "$TMP/ht" "$2" "$3" 2>/dev/null ;;
   tcmalloc) LD_PRELOAD=$TCMALLOC "${W[@]}" ;;
@@ -240,7 +247,7 @@ demo_run() { # config -> "records cpu_seconds"
   rm -rf "$TMP/d"
   case $1 in
   glibc) out=$({ "$DEMO" 3; times; } 2>/dev/null) ;;
-  scry-off) out=$({ env -u SCRY_PROFILES LD_PRELOAD="$LIBSCRY" "$DEMO" 3; times; } 2>/dev/null) ;;
+  scry-off) out=$({ env -u SCRY_PROFILES -u SCRY_HTTP -u SCRY_HEAP_TOTALS LD_PRELOAD="$LIBSCRY" "$DEMO" 3; times; } 2>/dev/null) ;;
   scry-heap) out=$({ "$SCRY" run -o "$TMP/d" -p heap -- "$DEMO" 3; times; } 2>/dev/null) ;;
   esac
   # The demo's own CPU before exit ("(5.21 s of CPU)"): the one-time cost of
@@ -269,4 +276,43 @@ if [ -x "$DEMO" ] && [ -n "$LIBSCRY" ]; then
   done
 else
   skip demo "no $DEMO or libscry.so"
+fi
+
+echo
+echo "## Targets (issue 18), from the heap_work runs above"
+echo
+# own_ns CONFIG: median CPU per pair of CONFIG less its baseline's, in ns.
+own_ns() { awk -v a="$(field "$1" 3 | median)" -v b="$(field "$(base_of "$1")" 3 | median)" 'BEGIN { printf "%.2f", (a - b) * 1e9 }'; }
+# paired CONFIG: median over rounds of CONFIG / its baseline in the same round.
+paired() {
+  awk -v c="$1" -v b="$(base_of "$1")" '$1 == b { n[$2] = $3 / $5 } $1 == c { v[$2] = $3 / $5 }
+    END { for (r in v) if (r in n) print v[r] / n[r] }' "$TMP/results" | median
+}
+have() { [ -n "$(field "$1" 3)" ] && [ -n "$(field "$(base_of "$1")" 3)" ]; }
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "met" : "MISSED" }'; }
+printf '| %-58s | %9s | %8s | %-6s |\n' check measured target result
+printf '|%s|%s|%s|%s|\n' "------------------------------------------------------------" "-----------" "----------" "--------"
+if have scry-off; then
+  v=$(own_ns scry-off)
+  printf '| %-58s | %9s | %8s | %-6s |\n' "scry preloaded, nothing asked: ns added per pair" "$v" "<= 1" "$(verdict "$v" 1)"
+fi
+if have scry-totals; then
+  printf '| %-58s | %9s | %8s | %-6s |\n' "scry, SCRY_HEAP_TOTALS=1 (no samples): ns added per pair" "$(own_ns scry-totals)" "-" "-"
+fi
+if have scry-heap; then
+  v=$(paired scry-heap)
+  printf '| %-58s | %9.4f | %8s | %-6s |\n' "scry heap profile at 524288: paired ratio to glibc" "$v" "<= 1.10" "$(verdict "$v" 1.10)"
+  sh=$(own_ns scry-heap)
+  printf '| %-58s | %9s | %8s | %-6s |\n' "scry heap profile: ns added per pair over glibc" "$sh" "-" "-"
+  if have jemalloc-prof; then
+    je=$(own_ns jemalloc-prof)
+    d=$(awk -v a="$sh" -v b="$je" 'BEGIN { printf "%.2f", a - b }')
+    printf '| %-58s | %9s | %8s | %-6s |\n' "jemalloc's sampler: ns added per pair over jemalloc" "$je" "-" "-"
+    printf '| %-58s | %9s | %8s | %-6s |\n' "scry heap profile's ns added less jemalloc sampler's" "$d" "<= 1" "$(verdict "$d" 1)"
+    printf '| %-58s | %9.4f | %8s | %-6s |\n' "jemalloc's sampler: paired ratio to jemalloc" "$(paired jemalloc-prof)" "-" "-"
+  fi
+  if have tcmalloc-sampling; then
+    printf '| %-58s | %9s | %8s | %-6s |\n' "tcmalloc's sampler: ns added per pair over tcmalloc" "$(own_ns tcmalloc-sampling)" "-" "-"
+    printf '| %-58s | %9.4f | %8s | %-6s |\n' "tcmalloc's sampler: paired ratio to tcmalloc" "$(paired tcmalloc-sampling)" "-" "-"
+  fi
 fi

@@ -92,9 +92,16 @@ SCRY_API int scry_http_start(const char *addr, const char *token);
 SCRY_API int scry_http_port(void);
 SCRY_API void scry_http_stop(void);
 
-/* Exact counts of every allocation and free the process made since scry
- * loaded, all threads, in the allocator's usable sizes
- * (malloc_usable_size). Kept whether or not a heap profile runs. */
+/* Exact counts of every allocation and free the process made, all
+ * threads, in the allocator's usable sizes (malloc_usable_size), since scry
+ * began keeping them. They cost every malloc and free a few nanoseconds, so
+ * they are kept only while the heap or allocs profile runs, while the HTTP
+ * endpoint serves /metrics, or from load to exit with SCRY_HEAP_TOTALS=1;
+ * otherwise this returns -ENODATA and zeros. Counting begins afresh each
+ * time it starts: begun after the program started (a profile started with
+ * scry_profile_start), the frees include blocks allocated before, so
+ * alloc - free is not what the program holds; take differences of two
+ * reads instead. */
 typedef struct {
     unsigned long long alloc_objects, alloc_bytes;
     unsigned long long free_objects, free_bytes;
@@ -145,7 +152,8 @@ typedef struct {
     /* filled by scry_metrics_read: */
     scry_metric_kind_t kind;
     int known;    /* 0: no metric of that name */
-    double value; /* counter or gauge */
+    double value; /* counter or gauge; NaN: not available now (the heap
+                   * totals while they are not kept, see scry_heap_totals) */
     /* histogram: counts[i] observations <= bounds[i] (and above bounds[i-1]);
      * counts[nbuckets] those above the last bound; sum and count of all. */
     int nbuckets;

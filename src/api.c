@@ -68,11 +68,17 @@ SCRY_EXPORT int scry_wall_set_hz(int hz)
     return scry__wall_set_hz(hz);
 }
 
+/* Only while they are kept: frozen or never-kept counts would read as a
+ * program that stopped allocating (profile/heap.h). */
 SCRY_EXPORT int scry_heap_totals(scry_heap_totals_t *out)
 {
     if (!out) return -EINVAL;
     scry__heap_totals_t t;
     scry__heap_totals(&t);
+    if (!t.kept) {
+        memset(out, 0, sizeof *out);
+        return -ENODATA;
+    }
     out->alloc_objects = t.alloc_objects;
     out->alloc_bytes = t.alloc_bytes;
     out->free_objects = t.free_objects;
@@ -118,7 +124,9 @@ SCRY_EXPORT int scry_profile_write_fd(const char *name, int fd)
     X(ENOTSUP, "this profile is not available in this version of scry")                            \
     X(EALREADY, "the profile is already running")                                                  \
     X(EBUSY, "cannot change this while the profile runs")                                          \
-    X(ENOMEM, "out of memory")
+    X(ENOMEM, "out of memory")                                                                     \
+    X(ENODATA, "the exact heap totals are not being kept (start the heap or allocs profile, "       \
+               "serve /metrics, or set SCRY_HEAP_TOTALS=1)")
 
 SCRY_EXPORT const char *scry_strerror(int err)
 {

@@ -71,3 +71,14 @@ scry_shell_test(heap_python heap/python.sh)
 # on any program that calls setlocale and mbstowcs.
 set_property(TEST heap_leaks heap_plt heap_python APPEND PROPERTY ENVIRONMENT "SCRY_PRELOAD_FIRST=")
 set_tests_properties(heap_leaks heap_python PROPERTIES RUN_SERIAL TRUE)
+
+# When the exact totals are kept (nothing asked: not at all; SCRY_HEAP_TOTALS=1;
+# the heap profile started mid-run) and that they are the program's count.
+add_executable(heap_totals heap/heap_totals.c)
+target_compile_options(heap_totals PRIVATE -O2 -g -fno-omit-frame-pointer)
+target_link_libraries(heap_totals PRIVATE scry Threads::Threads m)
+if(SCRY_SANITIZE)
+  target_compile_options(heap_totals PRIVATE -fno-sanitize=all)
+  target_link_options(heap_totals PRIVATE -fno-sanitize=all)
+endif()
+scry_shell_test(heap_totals heap/totals.sh)

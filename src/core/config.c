@@ -107,6 +107,14 @@ void scry__config_load(void)
             scry__log("SCRY_HEAP_RATE=\"%s\" is not a whole number of bytes from 1 to %lld; using %ld",
                       v, (long long)SCRY_HEAP_RATE_MAX, scry__config.heap_rate);
     }
+    if ((v = getenv("SCRY_HEAP_TOTALS")) && *v) {
+        if (!strcmp(v, "0") || !strcmp(v, "1"))
+            scry__config.heap_totals = *v == '1';
+        else
+            scry__log("SCRY_HEAP_TOTALS=\"%s\" is not 0 or 1; the exact heap totals are kept "
+                      "only while the heap or allocs profile runs or /metrics is served",
+                      v);
+    }
     if ((v = getenv("SCRY_BLOCK_RATE"))) {
         if (parse_int(v, 1, SCRY_BLOCK_RATE_MAX, &n) == 0)
             scry__config.block_rate = n;

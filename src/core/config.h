@@ -8,6 +8,9 @@
  *   SCRY_CPU_HZ     CPU sampling rate, 1..10000 (100)
  *   SCRY_UNWIND     hybrid | fp | libunwind (hybrid; dwarf is hybrid too)
  *   SCRY_HEAP_RATE  mean bytes between heap samples, 1..2^40 (524288, Go's)
+ *   SCRY_HEAP_TOTALS 0 | 1: keep the exact heap totals from load to exit
+ *                   (0: only while the heap or allocs profile runs or
+ *                   /metrics is served; profile/heap.h)
  *   SCRY_BLOCK_RATE block profile rate in ns, 1..10^12 (1: every wait)
  *   SCRY_MUTEX_FRACTION  1 in N lock releases sampled, 1..10^9 (1)
  *   SCRY_WALL_HZ    wall-clock sampling rate, 1..1000 (100)
@@ -36,6 +39,7 @@ typedef struct {
     unsigned profiles; /* bit i: scry__profile_names[i] */
     int cpu_hz;
     long heap_rate;
+    int heap_totals; /* SCRY_HEAP_TOTALS=1 */
     long block_rate;
     long mutex_fraction;
     int wall_hz;

@@ -376,6 +376,7 @@ int scry__http_start(const char *addr, const char *tok)
     /* /metrics: the once-a-second samples (schedstat, RSS) come from the
      * aggregator. */
     atomic_store(&scry__metrics_wanted, 1);
+    scry__heap_totals_want(+1); /* /metrics serves the exact heap totals (profile/heap.h) */
     if (scry__aggregator_start() < 0) scry__log("could not start scry's thread; some metrics stay 0");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
     port = info ? info->port : 0;
@@ -401,6 +402,7 @@ void scry__http_stop(void)
     if (d) {
         scry__home_call(stop_daemon, d); /* its descriptors are in scry's table */
         atomic_fetch_sub(&scry__wait_stacks_wanted, 1);
+        scry__heap_totals_want(-1);
     }
 }
 

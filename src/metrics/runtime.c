@@ -2,9 +2,12 @@
  * runtime.c - runtime metrics, named as Go's runtime/metrics: a path, a
  * colon, the unit ("/sched/latencies:seconds").
  *
- * Most are read when asked: counters scry keeps anyway (exact heap totals,
- * samples, handler time), getrusage for CPU and page faults, the thread
- * registry. Two need a look at every thread or at /proc and are sampled
+ * Most are read when asked: counters scry keeps anyway (samples, handler
+ * time), getrusage for CPU and page faults, the thread registry, and the
+ * exact heap totals, which are kept only while wanted (profile/heap.h):
+ * while they are not, their values are NaN, which the exposition leaves
+ * out, and /gc/heap/totals/since:seconds is 0; the two in-use gauges are NaN
+ * too when counting began after the program started. Two need a look at every thread or at /proc and are sampled
  * once a second by the aggregator thread (scry__metrics_tick) instead, so a
  * read stays a few microseconds with thousands of threads:
  *  - the scheduler latency histogram: for each thread, the run-queue delay
@@ -17,6 +20,7 @@
 #include "metrics/metrics.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,6 +49,7 @@ enum {
     M_HEAP_FREES_OBJECTS,
     M_HEAP_LIVE_BYTES,
     M_HEAP_LIVE_OBJECTS,
+    M_HEAP_TOTALS_SINCE,
     M_HEAP_SIZES,
     M_STACKS,
     M_RSS,
@@ -77,20 +82,32 @@ static const scry_metric_desc_t descs[M_COUNT] = {
     [M_CPU_SYSTEM] = {"/cpu/classes/system:cpu-seconds",
                       "CPU time the kernel spent on the program's behalf.", SCRY_COUNTER},
     [M_HEAP_ALLOCS_BYTES] = {"/gc/heap/allocs:bytes",
-                             "Bytes allocated since scry loaded (exact, usable sizes; 0 when "
-                             "another allocator shadows scry's malloc).",
+                             "Bytes allocated since the heap totals began (exact, usable sizes; 0 "
+                             "when another allocator shadows scry's malloc; absent while the "
+                             "totals are not kept).",
                              SCRY_COUNTER},
     [M_HEAP_ALLOCS_OBJECTS] = {"/gc/heap/allocs:objects",
-                               "Heap allocations since scry loaded (exact).", SCRY_COUNTER},
-    [M_HEAP_FREES_BYTES] = {"/gc/heap/frees:bytes", "Bytes freed since scry loaded (exact).",
-                            SCRY_COUNTER},
-    [M_HEAP_FREES_OBJECTS] = {"/gc/heap/frees:objects", "Frees since scry loaded (exact).",
-                              SCRY_COUNTER},
+                               "Heap allocations since the heap totals began (exact).",
+                               SCRY_COUNTER},
+    [M_HEAP_FREES_BYTES] = {"/gc/heap/frees:bytes",
+                            "Bytes freed since the heap totals began (exact).", SCRY_COUNTER},
+    [M_HEAP_FREES_OBJECTS] = {"/gc/heap/frees:objects",
+                              "Frees since the heap totals began (exact).", SCRY_COUNTER},
     [M_HEAP_LIVE_BYTES] = {"/memory/classes/heap/objects:bytes",
-                           "Bytes in heap blocks allocated and not yet freed (since scry loaded).",
+                           "Bytes in heap blocks allocated and not yet freed (exact; absent when "
+                           "the heap totals began after the program started).",
                            SCRY_GAUGE},
     [M_HEAP_LIVE_OBJECTS] = {"/gc/heap/objects:objects",
-                             "Heap blocks allocated and not yet freed (since scry loaded).",
+                             "Heap blocks allocated and not yet freed (exact; absent when the heap "
+                             "totals began after the program started).",
+                             SCRY_GAUGE},
+    [M_HEAP_TOTALS_SINCE] = {"/gc/heap/totals/since:seconds",
+                             "Unix time at which scry began keeping the exact heap totals the "
+                             "/gc/heap and /memory/classes/heap series count from; 0 while they "
+                             "are not kept (those series are then absent). They are kept while "
+                             "the heap or allocs profile runs, while /metrics is served, and "
+                             "from load to exit with SCRY_HEAP_TOTALS=1; in-use only when "
+                             "counting began at load.",
                              SCRY_GAUGE},
     [M_HEAP_SIZES] = {"/gc/heap/allocs-by-size:bytes",
                       "Sizes of heap allocations while the heap profile runs, estimated from its "
@@ -246,7 +263,7 @@ int scry_metrics_read(scry_metric_value_t *v, int n)
         if ((m == M_CPU_USER || m == M_CPU_SYSTEM || m == M_FAULTS_MINOR || m == M_FAULTS_MAJOR) &&
             have_ru < 0)
             have_ru = getrusage(RUSAGE_SELF, &ru);
-        if (m >= M_HEAP_ALLOCS_BYTES && m <= M_HEAP_LIVE_OBJECTS && !have_heap) {
+        if (m >= M_HEAP_ALLOCS_BYTES && m <= M_HEAP_TOTALS_SINCE && !have_heap) {
             scry__heap_totals(&heap);
             have_heap = 1;
         }
@@ -272,22 +289,33 @@ int scry_metrics_read(scry_metric_value_t *v, int n)
             v[i].value = have_ru == 0 ? tv(ru.ru_stime) : 0;
             break;
         case M_HEAP_ALLOCS_BYTES:
-            v[i].value = (double)heap.alloc_bytes;
+            v[i].value = heap.kept ? (double)heap.alloc_bytes : NAN;
             break;
         case M_HEAP_ALLOCS_OBJECTS:
-            v[i].value = (double)heap.alloc_objects;
+            v[i].value = heap.kept ? (double)heap.alloc_objects : NAN;
             break;
         case M_HEAP_FREES_BYTES:
-            v[i].value = (double)heap.free_bytes;
+            v[i].value = heap.kept ? (double)heap.free_bytes : NAN;
             break;
         case M_HEAP_FREES_OBJECTS:
-            v[i].value = (double)heap.free_objects;
+            v[i].value = heap.kept ? (double)heap.free_objects : NAN;
             break;
+        /* In use: a free of a block allocated before scry's constructor
+         * can make it a few blocks short, never below zero. */
         case M_HEAP_LIVE_BYTES:
-            v[i].value = (double)(heap.alloc_bytes - heap.free_bytes);
+            v[i].value = !heap.kept || !heap.whole ? NAN
+                         : heap.alloc_bytes > heap.free_bytes
+                             ? (double)(heap.alloc_bytes - heap.free_bytes)
+                             : 0;
             break;
         case M_HEAP_LIVE_OBJECTS:
-            v[i].value = (double)(heap.alloc_objects - heap.free_objects);
+            v[i].value = !heap.kept || !heap.whole ? NAN
+                         : heap.alloc_objects > heap.free_objects
+                             ? (double)(heap.alloc_objects - heap.free_objects)
+                             : 0;
+            break;
+        case M_HEAP_TOTALS_SINCE:
+            v[i].value = heap.kept ? (double)heap.since_ns / 1e9 : 0;
             break;
         case M_HEAP_SIZES: {
             double c[SCRY__HEAP_SIZE_BUCKETS + 1], sum;

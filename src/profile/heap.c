@@ -19,8 +19,15 @@
  * bounded (LIVE_MAX sampled blocks alive at once, BUCKETS_MAX buckets);
  * samples past a bound are dropped and counted in the profile.
  *
+ * Exact totals: each thread counts in its own TLS (malloc.c); a registry of
+ * threads lets a reader sum them. They are kept only while wanted (a
+ * profile here, the HTTP endpoint, SCRY_HEAP_TOTALS): the wants are counted
+ * under ctl, and the first and last switch malloc.c between forwarding and
+ * counting. A period's counts are the raw sums less those at its start.
+ *
  * Locks: prof_lock (buckets, stack interning) and the stripe locks are never
- * held together; prof_lock -> stacktab lock; the registry lock is a leaf.
+ * held together; prof_lock -> stacktab lock; ctl -> reg_lock (totals);
+ * the registry lock is a leaf.
  * Every slow path marks the thread busy (threads.h): an allocation made while
  * busy is not sampled, and a free met while busy uses trylock, so scry can
  * never wait for itself (scry's own allocations, or a program's signal
@@ -93,12 +100,32 @@ static uint64_t load(const uint64_t *p)
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/* One thread's counters, as totals. Read while the owner counts: each
+ * counter is whole, the four are not one snapshot. The owner adds a
+ * block's bytes before the block (malloc.c's count_alloc), and the block
+ * count is loaded first (acquire), so the bytes read include every block
+ * counted: bytes - 8 * blocks never wraps (it may include a block more). */
+static void read_tls(const scry__heap_tls_t *t, scry__heap_totals_t *out)
+{
+    out->alloc_objects = __atomic_load_n(&t->alloc_objects, __ATOMIC_ACQUIRE);
+    out->alloc_bytes = scry__heap_bytes(load(&t->alloc_chunk), out->alloc_objects);
+    out->free_objects = __atomic_load_n(&t->free_objects, __ATOMIC_ACQUIRE);
+    out->free_bytes = scry__heap_bytes(load(&t->free_chunk), out->free_objects);
+}
+
+static void add_tls(scry__heap_totals_t *to, const scry__heap_tls_t *t)
+{
+    scry__heap_totals_t c;
+    read_tls(t, &c);
+    to->alloc_objects += c.alloc_objects;
+    to->alloc_bytes += c.alloc_bytes;
+    to->free_objects += c.free_objects;
+    to->free_bytes += c.free_bytes;
+}
+
 static void fold_locked(const scry__heap_tls_t *t)
 {
-    exited.alloc_objects += load(&t->alloc_objects);
-    exited.alloc_bytes += load(&t->alloc_bytes);
-    exited.free_objects += load(&t->free_objects);
-    exited.free_bytes += load(&t->free_bytes);
+    add_tls(&exited, t);
 }
 
 /* TLS destructor: the thread leaves; its counts stay in the totals. */
@@ -167,7 +194,10 @@ static void register_thread(scry__heap_tls_t *t, int glibc)
     scry__busy_leave();
 }
 
-void scry__heap_totals(scry__heap_totals_t *out)
+/* Every count ever made: the threads gone, the late ones, the live
+ * threads' counters. Only grows (a thread's counters are zeroed only once
+ * folded into `exited`, under reg_lock). */
+static void raw_totals(scry__heap_totals_t *out)
 {
     pthread_mutex_lock(&reg_lock);
     *out = exited;
@@ -175,13 +205,89 @@ void scry__heap_totals(scry__heap_totals_t *out)
     out->alloc_bytes += atomic_load_explicit(&scry__heap_late[1], memory_order_relaxed);
     out->free_objects += atomic_load_explicit(&scry__heap_late[2], memory_order_relaxed);
     out->free_bytes += atomic_load_explicit(&scry__heap_late[3], memory_order_relaxed);
-    for (reg_t *r = reg_live; r; r = r->next) {
-        out->alloc_objects += load(&r->tls->alloc_objects);
-        out->alloc_bytes += load(&r->tls->alloc_bytes);
-        out->free_objects += load(&r->tls->free_objects);
-        out->free_bytes += load(&r->tls->free_bytes);
-    }
+    for (reg_t *r = reg_live; r; r = r->next) add_tls(out, r->tls);
     pthread_mutex_unlock(&reg_lock);
+}
+
+/* ---- Exact totals: who wants them, and the period they cover ------------ */
+
+/* Under ctl. Counting costs every malloc and free of the program a few
+ * nanoseconds (bench/heap.sh), so it runs only while wanted: a period
+ * starts at the first want and ends at the last (heap.h). The counters are
+ * never reset: a period's counts are the raw sums less those at its start. */
+static int totals_wants;
+static int totals_kept, totals_whole;
+static int64_t totals_since_ns;
+static scry__heap_totals_t period_base; /* raw sums when the period began */
+static scry__heap_totals_t period_last; /* its counts when it ended */
+
+/* Which call is scry's constructor's: its thread, inside the entry into
+ * scry's code during which scry__malloc_ready ran (core/busy.h counts the
+ * entries). A period begun there counts everything the program does. */
+static const scry__heap_tls_t *load_tls;
+static uint32_t load_entry;
+
+static int in_constructor(void)
+{
+    return load_tls == &scry__heap_tls && scry__tls.busy > 0 && scry__heap_tls.entries == load_entry;
+}
+
+static void totals_sub(scry__heap_totals_t *a, const scry__heap_totals_t *b)
+{
+    a->alloc_objects -= b->alloc_objects;
+    a->alloc_bytes -= b->alloc_bytes;
+    a->free_objects -= b->free_objects;
+    a->free_bytes -= b->free_bytes;
+}
+
+static void want_locked(int delta)
+{
+    int before = totals_wants;
+    totals_wants += delta;
+    if (totals_wants < 0) totals_wants = 0; /* an unmatched -1: ignored */
+    if (before == 0 && totals_wants > 0) {
+        raw_totals(&period_base);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        totals_since_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        totals_whole = in_constructor();
+        totals_kept = 1;
+        scry__malloc_counting(1);
+    } else if (before > 0 && totals_wants == 0) {
+        scry__malloc_counting(0);
+        raw_totals(&period_last);
+        totals_sub(&period_last, &period_base);
+        totals_kept = 0;
+    }
+}
+
+void scry__heap_totals_want(int delta)
+{
+    pthread_mutex_lock(&ctl);
+    want_locked(delta);
+    pthread_mutex_unlock(&ctl);
+}
+
+void scry__heap_at_load(void)
+{
+    load_tls = &scry__heap_tls;
+    load_entry = scry__heap_tls.entries;
+    if (scry__config.heap_totals) scry__heap_totals_want(+1); /* to the end */
+}
+
+void scry__heap_totals(scry__heap_totals_t *out)
+{
+    pthread_mutex_lock(&ctl);
+    if (totals_kept) {
+        raw_totals(out);
+        totals_sub(out, &period_base);
+    } else {
+        *out = period_last; /* zeros when never kept */
+    }
+    out->kept = totals_kept;
+    out->whole = totals_whole;
+    out->since_ns = totals_since_ns;
+    pthread_mutex_unlock(&ctl);
 }
 
 /* ---- Sampling intervals ------------------------------------------------ */
@@ -233,6 +339,23 @@ static bucket_t *buckets;    /* BUCKETS_MAX, mmap'ed, never moves */
 static uint32_t *bucket_hash; /* BUCKET_HASH heads */
 static _Atomic uint32_t nbuckets;
 static _Atomic uint64_t dropped_tables; /* samples lost to a full table */
+/* Sampled blocks in the live table. While any is, or the profile runs,
+ * frees consult the filter (SCRY__HEAP_MATCH): in-use stays right after a
+ * stop, for a profile written later (Go's semantics, docs/heap.md). The
+ * last one out turns the check off, so a process whose profile stopped and
+ * whose sampled blocks were all freed is back to the pass-through. */
+static _Atomic int64_t live_blocks;
+
+/* The live table emptied, or the profile stopped: no more matching unless a
+ * block went in meanwhile (live_insert sets the bit after counting it, so
+ * one of the two sees the other). */
+static void match_off(void)
+{
+    if (atomic_load(&active) || atomic_load(&live_blocks) != 0) return;
+    atomic_fetch_and(&scry__heap_mode, ~SCRY__HEAP_MATCH);
+    if (atomic_load(&active) || atomic_load(&live_blocks) != 0)
+        atomic_fetch_or(&scry__heap_mode, SCRY__HEAP_MATCH);
+}
 static _Atomic uint64_t lost_frees;     /* frees of sampled blocks not matched */
 static uint64_t span_ids_folded;        /* samples that lost span_id; prof_lock */
 
@@ -410,6 +533,8 @@ static int live_insert(uintptr_t a, uint32_t bucket)
     while (s->slots[j].addr) j = (j + 1) & (s->cap - 1);
     s->slots[j] = (entry_t){a, bucket};
     s->used++;
+    atomic_fetch_add(&live_blocks, 1);
+    atomic_fetch_or(&scry__heap_mode, SCRY__HEAP_MATCH); /* before the program can free a */
     unlock_stripe(s);
     filter_add((void *)a, +1);
     return 1;
@@ -439,7 +564,10 @@ static uint64_t live_remove(uintptr_t a)
         stripe_remove_at(s, i);
     }
     unlock_stripe(s);
-    if (token) filter_add((void *)a, -1);
+    if (token) {
+        filter_add((void *)a, -1);
+        if (atomic_fetch_sub(&live_blocks, 1) == 1) match_off();
+    }
     return token;
 }
 
@@ -575,7 +703,9 @@ void scry__heap_sampled_alloc(void *p, size_t n, uintptr_t caller, int glibc)
 void scry__heap_sampled_free(void *p, int glibc)
 {
     int saved = errno;
-    if (scry__heap_tls.state == SCRY__HEAP_NEW) register_thread(&scry__heap_tls, glibc);
+    if (scry__heap_tls.state == SCRY__HEAP_NEW &&
+        (atomic_load_explicit(&scry__heap_mode, memory_order_relaxed) & SCRY__HEAP_COUNT))
+        register_thread(&scry__heap_tls, glibc);
     if (scry__heap_maybe_sampled(p)) {
         uint64_t token = live_remove((uintptr_t)p);
         if (token) atomic_fetch_add_explicit(&buckets[token - 1].frees, 1, memory_order_relaxed);
@@ -626,6 +756,7 @@ static int start(_Atomic int *want)
             scry__callstack_init(scry__config.unwind);
             ever_started = 1;
         }
+        want_locked(+1); /* the profile's totals, and its countdowns */
         atomic_store(want, 1);
         atomic_store(&active, 1);
         /* The calling thread's next allocation draws with the new rate;
@@ -640,13 +771,18 @@ static int start(_Atomic int *want)
 }
 
 /* Sampling stops when neither view runs; frees of blocks already sampled
- * are still matched, so in-use stays right. */
+ * are still matched (SCRY__HEAP_MATCH, until the last of them is freed), so
+ * in-use stays right. The totals stop with the last of their wants. */
 static int stop(_Atomic int *want)
 {
     pthread_mutex_lock(&ctl);
     int rc = atomic_load(want) ? 0 : -EINVAL;
     atomic_store(want, 0);
     atomic_store(&active, atomic_load(&want_heap) || atomic_load(&want_allocs));
+    if (rc == 0) {
+        want_locked(-1);
+        match_off();
+    }
     pthread_mutex_unlock(&ctl);
     return rc;
 }
@@ -716,11 +852,27 @@ static int write_profile(int fd, const char *default_type)
              SCRY_VERSION, (long long)r);
     scry__pprof_add_comment(p, c);
     scry__pprof_add_comment(p, scry__unwind_describe(scry__config.unwind, c, sizeof c));
-    snprintf(c, sizeof c,
-             "totals: allocated %llu bytes in %llu blocks, freed %llu bytes in %llu blocks "
-             "(exact, usable sizes)",
-             (unsigned long long)tot.alloc_bytes, (unsigned long long)tot.alloc_objects,
-             (unsigned long long)tot.free_bytes, (unsigned long long)tot.free_objects);
+    /* A period begun after the program started: its frees include blocks
+     * allocated before it, so it must not read as "still allocated" (the
+     * "totals: " form, which scry run's summary reads). */
+    if (tot.whole) {
+        snprintf(c, sizeof c,
+                 "totals: allocated %llu bytes in %llu blocks, freed %llu bytes in %llu blocks "
+                 "(exact, usable sizes)",
+                 (unsigned long long)tot.alloc_bytes, (unsigned long long)tot.alloc_objects,
+                 (unsigned long long)tot.free_bytes, (unsigned long long)tot.free_objects);
+    } else {
+        time_t since = (time_t)(tot.since_ns / 1000000000);
+        struct tm tm;
+        char when[32] = "?";
+        if (gmtime_r(&since, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(c, sizeof c,
+                 "totals since %s: allocated %llu bytes in %llu blocks, freed %llu bytes in %llu "
+                 "blocks (exact, usable sizes; counting began after the program started, so "
+                 "frees of older blocks count and what is still allocated is not known)",
+                 when, (unsigned long long)tot.alloc_bytes, (unsigned long long)tot.alloc_objects,
+                 (unsigned long long)tot.free_bytes, (unsigned long long)tot.free_objects);
+    }
     scry__pprof_add_comment(p, c);
     snprintf(c, sizeof c, "dropped samples: %llu (tables full); unmatched frees: %llu",
              (unsigned long long)atomic_load(&dropped_tables),

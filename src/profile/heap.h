@@ -1,13 +1,20 @@
 /*
  * heap.h - the heap profiler's side of the malloc interposer.
  *
- * interpose/malloc.c owns the fast path: every allocation subtracts its size
- * from the thread's byte countdown and adds to the thread's exact totals;
- * only when the countdown goes below zero does it call
- * scry__heap_sampled_alloc(), which records the block. The countdown is a
- * Poisson process over allocated bytes (Go's MemProfileRate): the next
- * sample comes after an exponentially distributed number of bytes with mean
- * `rate`, so a block of size s is sampled with probability 1 - exp(-s/rate).
+ * interpose/malloc.c owns the fast paths. What they do depends on a global
+ * mode (below), so that nothing is kept that nobody asked for: with no heap
+ * or allocs profile running and nobody wanting the exact totals, every
+ * malloc-family call is one predictable branch on a global and a tail jump
+ * to the next allocator (no TLS, no chunk-header read, no filter lookup).
+ *
+ * While the totals are kept (SCRY__HEAP_COUNT), every allocation subtracts
+ * its size from the thread's byte countdown and adds to the thread's exact
+ * totals; only when the countdown goes below zero does it call
+ * scry__heap_sampled_alloc(), which records the block when the profile runs.
+ * The countdown is a Poisson process over allocated bytes (Go's
+ * MemProfileRate): the next sample comes after an exponentially distributed
+ * number of bytes with mean `rate`, so a block of size s is sampled with
+ * probability 1 - exp(-s/rate).
  *
  * A sampled block's address goes into the live table. free() must find it
  * without paying a lookup for the (almost all) blocks that were never
@@ -16,7 +23,10 @@
  * granule and lowered when it is freed. A free whose counter is zero was not
  * sampled: one load from a table that stays in cache, because consecutive
  * blocks share granules. A non-zero counter means "maybe", and the live
- * table is asked.
+ * table is asked. While the live table holds blocks (SCRY__HEAP_MATCH), even
+ * after the profile stopped, free() consults the filter, so that in-use
+ * stays right for a profile written later (Go's semantics: the data is
+ * cumulative and in-use is as of the write).
  *
  * Everything past the fast path takes locks, allocates only with mmap, and
  * marks the thread busy (threads.h), so an allocation scry makes itself, or
@@ -30,17 +40,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Per thread, initial-exec TLS. The owner updates the totals with relaxed
- * atomic stores (plain moves) and readers on other threads load them, so a
- * read never needs the owner's cooperation. */
+/* Per thread, initial-exec TLS. The owner updates the totals with one
+ * add to memory each (malloc.c's count(): a single instruction, so neither
+ * a reader nor a signal handler on the owner's thread can split it) and
+ * readers on other threads load them, so a read never needs the owner's
+ * cooperation. Bytes are kept as usable size + 8 per block, which is
+ * glibc's chunk size, read from the chunk header with one AND:
+ * usable bytes = *_chunk - 8 * *_objects (scry__heap_bytes). */
 typedef struct {
     int64_t countdown; /* bytes until the next sample; <= 0: sample */
-    uint64_t alloc_objects, alloc_bytes, free_objects, free_bytes;
+    uint64_t alloc_objects, alloc_chunk, free_objects, free_chunk;
     uint64_t rng;
     int state; /* below */
     /* While diverted (core/busy.h): the countdown and state to put back. */
     int64_t saved_countdown;
     int saved_state;
+    /* Times the thread entered scry's code (outermost entries): heap.c
+     * tells scry's constructor from later calls by it. */
+    uint32_t entries;
 } scry__heap_tls_t;
 
 /* A thread's state. free()'s fast path runs only in state 1, registered
@@ -54,6 +71,12 @@ enum {
 };
 
 extern __thread scry__heap_tls_t scry__heap_tls __attribute__((tls_model("initial-exec")));
+
+/* Usable bytes from a block count and its sum of usable + 8. */
+static inline uint64_t scry__heap_bytes(uint64_t chunk, uint64_t objects)
+{
+    return chunk - 8 * objects;
+}
 
 /* Counted for threads past their TLS destructor (state EXITED), in the
  * order of scry__heap_totals_t's fields. Defined in malloc.c. */
@@ -75,6 +98,7 @@ extern _Atomic uint64_t scry__heap_late[4];
 static inline void scry__heap_divert(void)
 {
     scry__heap_tls_t *t = &scry__heap_tls;
+    t->entries++;
     t->saved_countdown = t->countdown;
     t->saved_state = t->state;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -93,6 +117,19 @@ static inline void scry__heap_undivert(void)
     t->countdown = t->saved_countdown;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
+
+/* The interposers' mode (malloc.c), bits read with one relaxed load:
+ *   SCRY__HEAP_COUNT  the exact totals are kept (scry__heap_totals_want);
+ *   SCRY__HEAP_MATCH  the live table may hold sampled blocks: frees and
+ *                     reallocs consult the filter.
+ * 0: the interposers only forward. Set by heap.c: COUNT under its control
+ * lock through scry__malloc_counting(), MATCH with atomic or/and. */
+enum { SCRY__HEAP_COUNT = 1, SCRY__HEAP_MATCH = 2 };
+extern _Atomic int scry__heap_mode;
+
+/* Turns the counting paths on or off (malloc.c): the caller holds heap.c's
+ * control lock. */
+void scry__malloc_counting(int on);
 
 #define SCRY__HEAP_FILTER_BITS 20
 #define SCRY__HEAP_GRANULE_SHIFT 9
@@ -137,6 +174,9 @@ const char *scry__malloc_shadowed_by(void);
 
 /* Called by scry's constructor: from now on the slow paths may record. */
 void scry__malloc_ready(void);
+/* Called by scry__malloc_ready (heap.c): notes which call is the
+ * constructor's, and starts the totals for SCRY_HEAP_TOTALS=1. */
+void scry__heap_at_load(void);
 
 /* Allocation sizes while the heap profile runs, estimated from its samples:
  * counts[i] allocations of at most 2^i bytes (and more than 2^(i-1)),
@@ -144,10 +184,30 @@ void scry__malloc_ready(void);
 #define SCRY__HEAP_SIZE_BUCKETS 40
 void scry__heap_size_histogram(double counts[SCRY__HEAP_SIZE_BUCKETS + 1], double *sum);
 
-/* Exact totals of this process, every thread, since scry loaded. */
+/* Exact totals, every thread, of what the program allocated and freed
+ * while they were kept. They are kept only while someone wants them:
+ * the heap or allocs profile running, the HTTP endpoint serving (/metrics),
+ * or SCRY_HEAP_TOTALS=1 (from load to exit). The first want begins a
+ * period: counts start from zero at `since_ns`. The last one ends it: the
+ * counts are frozen (a profile written after it stopped carries them).
+ *
+ * `whole` says the period began in scry's constructor, before the program
+ * ran: then alloc - free is what the program holds (the totals have always
+ * meant that). A period begun later counts the frees of blocks allocated
+ * before it, which no cheap test can tell apart (glibc's chunk header has
+ * no spare bit, and a side table is what the pass-through exists to
+ * avoid): its counters are right, its difference is not the program's
+ * heap, and readers leave in-use out. */
 typedef struct {
     uint64_t alloc_objects, alloc_bytes, free_objects, free_bytes;
+    int kept;         /* counting now */
+    int whole;        /* the period began at load */
+    int64_t since_ns; /* CLOCK_REALTIME when the period began; 0: never kept */
 } scry__heap_totals_t;
 void scry__heap_totals(scry__heap_totals_t *out);
+
+/* +1: the caller wants the totals kept from now on; -1: no longer. Takes
+ * heap.c's control lock; not from a signal handler, nor from a malloc. */
+void scry__heap_totals_want(int delta);
 
 #endif
