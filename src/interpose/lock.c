@@ -204,7 +204,7 @@ static int boot_mutex_unlock(pthread_mutex_t *m)
     do {                                                                                          \
         scry__wait_t w_;                                                                          \
         scry__thread_t *r_ = scry__wait_enter((kind), (obj));                                     \
-        scry__wait_begin(&w_, (obj));                                                             \
+        scry__wait_begin(&w_, (obj), (what));                                                     \
         int rt_ = (retry);                                                                        \
         if (rt_ != (busy)) {                                                                      \
             scry__wait_cancel(&w_, (obj));                                                        \

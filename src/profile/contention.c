@@ -113,6 +113,10 @@ typedef struct {
 } wstripe_t;
 
 static wstripe_t wstripes[STRIPES];
+/* How a wait is registered (scry__wait_t.registered): a lock wait while the
+ * mutex profile runs is in the table, to be charged to its releaser; any
+ * other only raises the filter. */
+enum { UNREGISTERED = 0, IN_FILTER, IN_TABLE };
 static _Atomic uint64_t table_full;
 static _Atomic uint64_t unseen; /* lock waits ended by a release that did not see them */
 /* When each object (by filter slot) was last released, and a ticket
@@ -147,10 +151,10 @@ static void filter_add(const void *obj, int delta)
     }
 }
 
-int scry__wait_begin(scry__wait_t *w, const void *obj)
+int scry__wait_begin(scry__wait_t *w, const void *obj, int what)
 {
     w->t0 = 0;
-    w->registered = 0;
+    w->registered = UNREGISTERED;
     w->trace_t0 = 0;
     if (scry__tls.busy) return 0;
     scry__busy_enter();
@@ -158,6 +162,14 @@ int scry__wait_begin(scry__wait_t *w, const void *obj)
     /* The clock first: a stripe lock held by a preempted thread can keep
      * this one waiting here, and that is part of the program's wait. */
     int64_t t0 = now_ns();
+    if (what != SCRY__WAIT_LOCK || !atomic_load_explicit(&mutex_on, memory_order_relaxed)) {
+        /* Nothing to charge to a releaser: the filter alone, so that the
+         * release notes its time (the wake-up latency) and the tracer sees
+         * it. */
+        filter_add(obj, +1);
+        w->registered = IN_FILTER;
+        goto out;
+    }
     wstripe_t *s = wstripe_of(obj);
     pthread_mutex_lock(&s->lock);
     waiting_t *e = find(s, obj);
@@ -174,13 +186,14 @@ int scry__wait_begin(scry__wait_t *w, const void *obj)
     if (e) {
         e->waiters++;
         w->ticket = atomic_load_explicit(&release_ticket[scry__waiter_index(obj)], memory_order_relaxed);
-        w->registered = 1;
+        w->registered = IN_TABLE;
     }
     pthread_mutex_unlock(&s->lock);
     if (w->registered)
         filter_add(obj, +1);
     else
         atomic_fetch_add(&table_full, 1);
+out:
     w->t0 = t0;
     if (scry__tracing()) w->trace_t0 = scry__trace_clock();
     errno = saved;
@@ -188,26 +201,24 @@ int scry__wait_begin(scry__wait_t *w, const void *obj)
     return 1;
 }
 
-/* Leaves the waiters table: its entry goes with its last waiter unless a
- * release has waits pending to charge. Stripe lock taken here. */
-static void unregister(const void *obj)
+/* Stripe lock held: one waiter leaves the entry, which goes with its last
+ * waiter unless a release has waits pending to charge. */
+static void leave_entry(waiting_t *e)
 {
-    wstripe_t *s = wstripe_of(obj);
-    pthread_mutex_lock(&s->lock);
-    waiting_t *e = find(s, obj);
     if (e && --e->waiters == 0 && e->pending_count == 0) e->obj = NULL;
-    pthread_mutex_unlock(&s->lock);
-    filter_add(obj, -1);
 }
 
 void scry__wait_cancel(scry__wait_t *w, const void *obj)
 {
-    if (!w->t0) return;
-    if (!w->registered) return;
+    if (!w->t0 || w->registered == UNREGISTERED) return;
     scry__busy_enter();
-    int saved = errno;
-    unregister(obj);
-    errno = saved;
+    if (w->registered == IN_TABLE) {
+        wstripe_t *s = wstripe_of(obj);
+        pthread_mutex_lock(&s->lock);
+        leave_entry(find(s, obj));
+        pthread_mutex_unlock(&s->lock);
+    }
+    filter_add(obj, -1);
     scry__busy_leave();
 }
 
@@ -421,7 +432,8 @@ void scry__wait_end(scry__wait_t *w, const void *obj, int what, int kind, uintpt
     uint32_t nreleaser = 0, releaser_span_name = 0;
     uint64_t releaser_span = 0;
     int mutex = what == SCRY__WAIT_LOCK && atomic_load_explicit(&mutex_on, memory_order_relaxed);
-    if (w->registered) {
+    if (w->registered == IN_FILTER) filter_add(obj, -1);
+    if (w->registered == IN_TABLE) {
         /* The release that ended the wait: the last one before we woke. */
         uint64_t ticket = atomic_load_explicit(&release_ticket[scry__waiter_index(obj)], memory_order_relaxed);
         wstripe_t *s = wstripe_of(obj);
@@ -448,7 +460,7 @@ void scry__wait_end(scry__wait_t *w, const void *obj, int what, int kind, uintpt
                 e->pending_delay += delay;
             }
         }
-        if (e && --e->waiters == 0 && e->pending_count == 0) e->obj = NULL;
+        leave_entry(e);
         pthread_mutex_unlock(&s->lock);
         filter_add(obj, -1);
     }

@@ -58,7 +58,7 @@ enum { SCRY__WAIT_LOCK = 0, SCRY__WAIT_OTHER = 1 };
 
 typedef struct {
     int64_t t0;
-    int registered;
+    int registered;    /* contention.c's UNREGISTERED, IN_FILTER or IN_TABLE */
     uint64_t ticket;   /* the object's release ticket when this wait began */
     uint64_t trace_t0; /* the tracer's clock at the start; 0 when not tracing */
 } scry__wait_t;
@@ -66,7 +66,7 @@ typedef struct {
 /* Both 0 when the calling thread is scry's own (busy): then nothing is
  * recorded and the caller just makes the real call. kind: SCRY__TW_*, for
  * the tracer (trace/trace.h), which sees every timed wait too. */
-int scry__wait_begin(scry__wait_t *w, const void *obj);
+int scry__wait_begin(scry__wait_t *w, const void *obj, int what);
 void scry__wait_end(scry__wait_t *w, const void *obj, int what, int kind, uintptr_t caller);
 /* The wait begun did not happen after all (the interposer's attempt after
  * wait_begin took the lock): unregistered, nothing recorded. */
