@@ -317,6 +317,8 @@ static inline int mutex_try(pthread_mutex_t *m)
  * the wait is registered (TIMED). */
 __attribute__((noinline)) static int mutex_lock_slow(pthread_mutex_t *m, uintptr_t caller)
 {
+    if (OFF && !atomic_load_explicit(&scry__wait_stacks_wanted, memory_order_relaxed))
+        return real.mutex_lock(m); /* nothing to measure or publish */
     if (!plain_kind(m)) {
         int rc = REAL(mutex_trylock)(m);
         if (rc != EBUSY) return rc; /* taken, or an error the lock would give too */
