@@ -104,6 +104,8 @@ static void *arena_alloc(size_t align, size_t n)
     if (at + need > ARENA_SIZE || need < n) return NULL;
     uintptr_t p = ((uintptr_t)arena + at + 16 + align - 1) & ~(uintptr_t)(align - 1);
     ((size_t *)p)[-1] = n;
+    /* free's pass-through then never sees one of these (see free). */
+    atomic_fetch_or(&scry__heap_mode, SCRY__HEAP_ARENA);
     return (void *)p;
 }
 
@@ -409,18 +411,18 @@ const char *scry__malloc_shadowed_by(void)
 _Atomic int scry__heap_mode;
 
 /* Allocation requests of at least this many bytes leave the pass-through:
- * SIZE_MAX while the totals are not kept, 0 while they are, ANDed with
  * scry__trace_alloc_min (SIZE_MAX while no trace records, otherwise the
- * size from which allocations are traced). So an allocation function decides
- * with two loads, an AND and one compare: a single predictable branch, then
- * a tail jump to the next allocator. */
-static size_t leave_from = SIZE_MAX;
+ * size from which allocations are traced) while the totals are not kept, 0
+ * while they are. So an allocation function decides with one load and one
+ * compare, a single predictable branch, then a tail jump to the next
+ * allocator. */
+static size_t pass_below = SIZE_MAX;
 
-/* SIZE_MAX while the totals are kept and the allocator is glibc (whose
- * block sizes the counting paths read in place), otherwise 0. ANDed with
- * scry__trace_alloc_min it is the size from which the counting paths take
- * their slow path: one compare stands for "not glibc, or traced". */
-static size_t fast_mask;
+/* The size from which the counting paths take their slow path:
+ * scry__trace_alloc_min while the totals are kept and the allocator is
+ * glibc (whose block sizes they read in place), otherwise 0: one compare
+ * stands for "not glibc, or traced". */
+static size_t slow_from;
 
 static inline size_t relaxed(const size_t *p)
 {
@@ -432,6 +434,28 @@ static inline int mode_now(void)
     return atomic_load_explicit(&scry__heap_mode, memory_order_relaxed);
 }
 
+/* pass_below and slow_from from their sources: the mode's COUNT bit and
+ * scry__trace_alloc_min, which the heap profile and the tracer change
+ * under locks of their own. A caller that stored from sources another
+ * changed meanwhile sees the change and stores again, so the last store
+ * is from the sources as they are. */
+static void refresh_limits(void)
+{
+    for (;;) {
+        size_t trace_min = relaxed(&scry__trace_alloc_min);
+        int counting = mode_now() & SCRY__HEAP_COUNT;
+        __atomic_store_n(&slow_from, counting && next_is_glibc ? trace_min : 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&pass_below, counting ? 0 : trace_min, __ATOMIC_SEQ_CST);
+        if (relaxed(&scry__trace_alloc_min) == trace_min && (mode_now() & SCRY__HEAP_COUNT) == counting)
+            return;
+    }
+}
+
+void scry__malloc_trace_changed(void)
+{
+    refresh_limits();
+}
+
 /* Turning on, free counts before malloc does, and turning off the reverse:
  * a block allocated by a call that saw the old value is counted on at most
  * one side. Such calls, in flight on other threads at the switch, are the
@@ -440,14 +464,12 @@ void scry__malloc_counting(int on)
 {
     resolve();
     if (on) {
-        __atomic_store_n(&fast_mask, next_is_glibc ? SIZE_MAX : 0, __ATOMIC_RELAXED);
         atomic_fetch_or(&scry__heap_mode, SCRY__HEAP_COUNT);
-        __atomic_store_n(&leave_from, 0, __ATOMIC_SEQ_CST);
     } else {
-        __atomic_store_n(&leave_from, SIZE_MAX, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&pass_below, relaxed(&scry__trace_alloc_min), __ATOMIC_SEQ_CST);
         atomic_fetch_and(&scry__heap_mode, ~SCRY__HEAP_COUNT);
-        __atomic_store_n(&fast_mask, 0, __ATOMIC_RELAXED);
     }
+    refresh_limits();
 }
 
 /* ---- The counting paths ------------------------------------------------ */
@@ -593,7 +615,7 @@ static inline void note_alloc(void *p, size_t n, uintptr_t caller)
     scry__heap_tls_t *t = &scry__heap_tls;
     int64_t left = t->countdown - (int64_t)n;
     t->countdown = left;
-    if (UNLIKELY(left <= 0 || n >= (relaxed(&fast_mask) & relaxed(&scry__trace_alloc_min)))) {
+    if (UNLIKELY(left <= 0 || n >= relaxed(&slow_from))) {
         note_alloc_slow(t, p, n, caller);
         return;
     }
@@ -602,8 +624,8 @@ static inline void note_alloc(void *p, size_t n, uintptr_t caller)
 
 #define CALLER ((uintptr_t)__builtin_return_address(0))
 
-/* The pass-through test of the allocation functions (see leave_from). */
-#define PASS(n) LIKELY((n) < (relaxed(&leave_from) & relaxed(&scry__trace_alloc_min)))
+/* The pass-through test of the allocation functions (see pass_below). */
+#define PASS(n) LIKELY((n) < relaxed(&pass_below))
 
 /* malloc off the fast path: the countdown ran out (this block is sampled),
  * the thread is not counted in its TLS, the allocator is not glibc, the
@@ -630,7 +652,7 @@ FRAMELESS SCRY_EXPORT void *malloc(size_t n)
     scry__heap_tls_t *t = &scry__heap_tls;
     int64_t left = t->countdown - (int64_t)n;
     t->countdown = left;
-    if (UNLIKELY(left <= 0 || n >= (relaxed(&fast_mask) & relaxed(&scry__trace_alloc_min))))
+    if (UNLIKELY(left <= 0 || n >= relaxed(&slow_from)))
         return malloc_slow(n, CALLER);
     void *p = next.malloc(n);
     if (UNLIKELY(p == NULL)) return p;
@@ -660,19 +682,17 @@ __attribute__((noinline)) static void free_slow(void *p)
     errno = saved;
 }
 
-/* Only tail calls, so it needs no stack frame at all. In mode 0 the arena
- * is the one test (its blocks are never freed). Otherwise, first the
- * filter: p was not sampled (NULL and the bootstrap arena are marked "maybe"
+/* Only tail calls, so it needs no stack frame at all. Mode 0 is the one
+ * test: once the bootstrap arena has served a block the mode is never 0
+ * (SCRY__HEAP_ARENA), since its blocks must never reach the allocator; in
+ * most processes it serves none. Otherwise, first the filter: p was not sampled (NULL and the bootstrap arena are marked "maybe"
  * in it for good, so they need no test of their own); then, while the
  * totals are kept, the thread is registered with glibc as the allocator
  * (state 1, see scry__heap_sampled_free) and the block is counted. */
 FRAMELESS SCRY_EXPORT void free(void *p)
 {
     int m = mode_now();
-    if (LIKELY(m == 0)) {
-        if (UNLIKELY(in_arena(p))) return;
-        return next.free(p);
-    }
+    if (LIKELY(m == 0)) return next.free(p);
     if (UNLIKELY(scry__heap_maybe_sampled(p))) return free_slow(p);
     if (UNLIKELY(!(m & SCRY__HEAP_COUNT))) return next.free(p); /* matching only */
     scry__heap_tls_t *t = &scry__heap_tls;
@@ -727,8 +747,7 @@ static void *realloc_from(void *p, size_t n, uintptr_t caller)
  * new block; a sampled block must leave the live table (MATCH). */
 SCRY_EXPORT void *realloc(void *p, size_t n)
 {
-    if (LIKELY(mode_now() == 0 && n < relaxed(&scry__trace_alloc_min) && !in_arena(p)))
-        return next.realloc(p, n);
+    if (LIKELY(mode_now() == 0 && n < relaxed(&scry__trace_alloc_min))) return next.realloc(p, n);
     return realloc_from(p, n, CALLER);
 }
 
@@ -739,8 +758,7 @@ SCRY_EXPORT void *reallocarray(void *p, size_t a, size_t b)
         errno = ENOMEM;
         return NULL;
     }
-    if (LIKELY(mode_now() == 0 && n < relaxed(&scry__trace_alloc_min) && !in_arena(p)))
-        return next.realloc(p, n);
+    if (LIKELY(mode_now() == 0 && n < relaxed(&scry__trace_alloc_min))) return next.realloc(p, n);
     return realloc_from(p, n, CALLER);
 }
 

@@ -121,10 +121,12 @@ static inline void scry__heap_undivert(void)
 /* The interposers' mode (malloc.c), bits read with one relaxed load:
  *   SCRY__HEAP_COUNT  the exact totals are kept (scry__heap_totals_want);
  *   SCRY__HEAP_MATCH  the live table may hold sampled blocks: frees and
- *                     reallocs consult the filter.
+ *                     reallocs consult the filter;
+ *   SCRY__HEAP_ARENA  the bootstrap arena served a block (malloc.c): frees
+ *                     never pass through unchecked.
  * 0: the interposers only forward. Set by heap.c: COUNT under its control
  * lock through scry__malloc_counting(), MATCH with atomic or/and. */
-enum { SCRY__HEAP_COUNT = 1, SCRY__HEAP_MATCH = 2 };
+enum { SCRY__HEAP_COUNT = 1, SCRY__HEAP_MATCH = 2, SCRY__HEAP_ARENA = 4 };
 extern _Atomic int scry__heap_mode;
 
 /* Turns the counting paths on or off (malloc.c): the caller holds heap.c's

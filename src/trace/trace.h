@@ -50,6 +50,9 @@ void scry__trace_cpu_sample_as_safe(const uintptr_t *frames, uint32_t nframes);
 void scry__trace_alloc(size_t size, const void *p, uintptr_t caller);
 /* Allocations at least this big are traced (SCRY_TRACE_ALLOC_MIN). */
 extern size_t scry__trace_alloc_min;
+/* interpose/malloc.c folds scry__trace_alloc_min into its thresholds:
+ * called after every change of it. */
+void scry__malloc_trace_changed(void);
 /* Thread tid was renamed (by itself or another thread) / the calling
  * thread is ending. */
 void scry__trace_thread_name(pid_t tid, const char *name);

@@ -379,6 +379,7 @@ static void update_on(void)
 {
     int on = stream.on || flight.on;
     scry__trace_alloc_min = on ? scry__config.trace_alloc_min : SIZE_MAX;
+    scry__malloc_trace_changed();
     scry__contention_set_tracing(on);
     atomic_store(&scry__trace_on, on);
 }
@@ -731,6 +732,7 @@ void scry__trace_postfork_child(void)
     pthread_cond_init(&req_done, NULL);
     atomic_store(&scry__trace_on, 0);
     scry__trace_alloc_min = SIZE_MAX;
+    scry__malloc_trace_changed();
     scry__contention_set_tracing(0);
     stream.fd = -1; /* in scry's table (core/home.h), which did not cross the fork */
     stream.on = 0;
